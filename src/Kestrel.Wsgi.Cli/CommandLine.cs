@@ -1,0 +1,135 @@
+using System.CommandLine;
+using System.Globalization;
+using Kestrel.Wsgi.Dispatch;
+using Kestrel.Wsgi.Hosting;
+
+namespace Kestrel.Wsgi.Cli;
+
+/// <summary>The kwsgi command line: options → <see cref="KwsgiOptions"/> → <see cref="KwsgiServer"/>; every user error is one line and exit code 2.</summary>
+internal static class CommandLine
+{
+    private const int UsageError = 2;
+
+    private static readonly Argument<string> s_app = new("APP")
+    {
+        Description = "The WSGI app: module:attr, module:factory(), or the wfastcgi forms module.attr and module.factory().",
+    };
+    private static readonly Option<string?> s_host = new("--host") { Description = "Address to listen on (default 0.0.0.0; 127.0.0.1 when HTTP_PLATFORM_PORT is set)." };
+    private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080)." };
+    private static readonly Option<int?> s_workers = new("--workers", "-w") { Description = "Worker processes, each with its own Python interpreter (default: processor count)." };
+    private static readonly Option<int> s_threads = new("--threads", "-t") { Description = "Requests each worker runs at once (default 4).", DefaultValueFactory = _ => 4 };
+    private static readonly Option<string?> s_python = new("--python") { Description = "Python interpreter or virtualenv folder (default: VIRTUAL_ENV, else python3 on PATH)." };
+    private static readonly Option<bool> s_call = new("--call") { Description = "Call APP's attribute to get the app (an application factory)." };
+    private static readonly Option<string?> s_chdir = new("--chdir") { Description = "Change to this folder before loading the app; it goes first on sys.path." };
+    private static readonly Option<string?> s_urlPrefix = new("--url-prefix") { Description = "Serve the app below this path: it becomes SCRIPT_NAME." };
+    private static readonly Option<double> s_gracefulTimeout = new("--graceful-timeout") { Description = "Seconds in-flight requests may take to finish after a stop signal (default 30).", DefaultValueFactory = _ => 30 };
+    private static readonly Option<int> s_maxQueue = new("--max-queue") { Description = "Requests that may wait for a free worker before new ones get 503 (default 1024).", DefaultValueFactory = _ => 1024 };
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes.")
+        {
+            s_app, s_host, s_port, s_workers, s_threads, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue,
+        };
+        ParseResult parsed = root.Parse(args);
+        bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
+        if (wantsInfo)
+        {
+            return await parsed.InvokeAsync().ConfigureAwait(false);
+        }
+        if (parsed.Errors.Count > 0)
+        {
+            return Fail($"{parsed.Errors[0].Message} (see kwsgi --help)");
+        }
+
+        try
+        {
+            KwsgiOptions options = ToOptions(parsed);
+            return await KwsgiServer.RunAsync(options).ConfigureAwait(false);
+        }
+        catch (UsageException ex)
+        {
+            return Fail(ex.Message);
+        }
+        catch (WorkerStartupException ex)
+        {
+            if (ex.Details.Length > 0)
+            {
+                Console.Error.Write(ex.Details.EndsWith('\n') ? ex.Details : ex.Details + "\n");
+            }
+            return Fail(ex.Message);
+        }
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"kwsgi: {message}");
+        return UsageError;
+    }
+
+    private static KwsgiOptions ToOptions(ParseResult parsed)
+    {
+        string? platformPort = Environment.GetEnvironmentVariable("HTTP_PLATFORM_PORT");
+        int port;
+        if (parsed.GetValue(s_port) is int given)
+        {
+            port = given;
+        }
+        else if (!string.IsNullOrEmpty(platformPort))
+        {
+            port = int.TryParse(platformPort, NumberStyles.None, CultureInfo.InvariantCulture, out int fromIis) ? fromIis
+                : throw new UsageException($"HTTP_PLATFORM_PORT is '{platformPort}', which is not a port number");
+        }
+        else
+        {
+            port = 8080;
+        }
+        if (port is < 1 or > 65535)
+        {
+            throw new UsageException($"--port {port} is not a port number (1 to 65535)");
+        }
+        // Behind IIS's HttpPlatformHandler only the local proxy may reach us.
+        string host = parsed.GetValue(s_host) ?? (string.IsNullOrEmpty(platformPort) ? "0.0.0.0" : "127.0.0.1");
+
+        int workers = parsed.GetValue(s_workers) ?? Environment.ProcessorCount;
+        int threads = parsed.GetValue(s_threads);
+        double graceful = parsed.GetValue(s_gracefulTimeout);
+        int maxQueue = parsed.GetValue(s_maxQueue);
+        if (workers is < 1 or > 1024)
+        {
+            throw new UsageException($"--workers {workers} must be between 1 and 1024");
+        }
+        if (threads is < 1 or > 1024)
+        {
+            throw new UsageException($"--threads {threads} must be between 1 and 1024");
+        }
+        if (graceful < 0 || double.IsNaN(graceful))
+        {
+            throw new UsageException($"--graceful-timeout {graceful} must not be negative");
+        }
+        if (maxQueue < 0)
+        {
+            throw new UsageException($"--max-queue {maxQueue} must not be negative");
+        }
+        string urlPrefix = parsed.GetValue(s_urlPrefix) ?? "";
+        if (urlPrefix.Length > 0 && !urlPrefix.StartsWith('/'))
+        {
+            throw new UsageException($"--url-prefix {urlPrefix} must start with /");
+        }
+
+        return new KwsgiOptions
+        {
+            App = parsed.GetValue(s_app)!,
+            CallFactory = parsed.GetValue(s_call),
+            Host = host,
+            Port = port,
+            Workers = workers,
+            Threads = threads,
+            Python = parsed.GetValue(s_python),
+            Chdir = parsed.GetValue(s_chdir),
+            UrlPrefix = urlPrefix,
+            GracefulTimeout = TimeSpan.FromSeconds(graceful),
+            MaxQueue = maxQueue,
+        };
+    }
+}

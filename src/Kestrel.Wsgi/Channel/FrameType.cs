@@ -1,0 +1,44 @@
+namespace Kestrel.Wsgi.Channel;
+
+/// <summary>What a frame on a worker channel carries. Values below 16 go front → worker, the rest worker → front.</summary>
+internal enum FrameType : byte
+{
+    /// <summary>Environ pairs of a new request (see <see cref="RequestHeadWriter"/>).</summary>
+    RequestHead = 1,
+    /// <summary>A piece of the request body.</summary>
+    RequestBody = 2,
+    /// <summary>The request body is complete.</summary>
+    RequestEnd = 3,
+    /// <summary>The client went away: stop the request.</summary>
+    Cancel = 4,
+    /// <summary>The front sent this many more response bytes to the client (payload: u32).</summary>
+    ResponseCredit = 5,
+    /// <summary>Finish in-flight requests, take no new ones, exit.</summary>
+    Stop = 6,
+    /// <summary>Heartbeat; the worker answers <see cref="Pong"/>.</summary>
+    Ping = 7,
+
+    /// <summary>The app is imported; the worker takes requests.</summary>
+    Ready = 16,
+    /// <summary>The app could not be loaded (payload: one UTF-8 sentence); the worker exits.</summary>
+    StartupFailed = 17,
+    /// <summary>Status and headers (see <see cref="ResponseHead"/>).</summary>
+    ResponseHead = 18,
+    /// <summary>A piece of the response body.</summary>
+    ResponseBody = 19,
+    /// <summary>The app failed after the head was sent: abort the client connection.</summary>
+    ResponseAbort = 20,
+    /// <summary>The worker consumed this many more request body bytes (payload: u32).</summary>
+    RequestCredit = 21,
+    /// <summary>Answer to <see cref="Ping"/>.</summary>
+    Pong = 22,
+}
+
+/// <summary>Bits in a frame header's flag byte.</summary>
+[Flags]
+internal enum FrameFlags : byte
+{
+    None = 0,
+    /// <summary>On a request head: the request has no body. On a response head or body frame: the response is complete.</summary>
+    End = 1,
+}

@@ -1,0 +1,83 @@
+using System.Buffers;
+using System.Threading.Channels;
+using Kestrel.Wsgi.Channel;
+
+namespace Kestrel.Wsgi.Dispatch;
+
+/// <summary>
+/// One request in flight on a worker, as the front sees it: the response parts the channel reader hands
+/// over, and the request-body credit the worker has granted.
+/// </summary>
+internal sealed class Exchange(uint id, WorkerProcess worker)
+{
+    private readonly Channel<ResponsePart> _parts = System.Threading.Channels.Channel.CreateUnbounded<ResponsePart>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly SemaphoreSlim _creditSignal = new(0);
+    private int _requestCredit = FlowWindow.Size;
+
+    public uint Id { get; } = id;
+
+    public WorkerProcess Worker { get; } = worker;
+
+    public ChannelReader<ResponsePart> Parts => _parts.Reader;
+
+    /// <summary>Called by the channel reader; parts posted after the request ended are recycled here.</summary>
+    public void Post(ResponsePart part)
+    {
+        if (!_parts.Writer.TryWrite(part) && part.Buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(part.Buffer);
+        }
+        if (part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body))
+        {
+            _parts.Writer.TryComplete();
+        }
+    }
+
+    public void AddRequestCredit(int bytes)
+    {
+        Interlocked.Add(ref _requestCredit, bytes);
+        _creditSignal.Release();
+    }
+
+    /// <summary>Waits until the worker has room for <paramref name="bytes"/> more body bytes, then takes them.</summary>
+    public async ValueTask TakeRequestCreditAsync(int bytes, CancellationToken cancellationToken)
+    {
+        while (Volatile.Read(ref _requestCredit) < bytes)
+        {
+            await _creditSignal.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        Interlocked.Add(ref _requestCredit, -bytes);
+    }
+
+    /// <summary>Tells the worker the client is gone, so the app's next read or write fails and it stops early.</summary>
+    public void CancelOnWorker()
+    {
+        _ = CancelAsync();
+
+        async Task CancelAsync()
+        {
+            try
+            {
+                await Worker.SendAsync(FrameType.Cancel, FrameFlags.None, Id, default).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The worker is gone too.
+            }
+        }
+    }
+
+    /// <summary>The request is over on the front: drop whatever the worker still sends for it.</summary>
+    public void Close()
+    {
+        _parts.Writer.TryComplete();
+        while (_parts.Reader.TryRead(out ResponsePart part))
+        {
+            if (part.Buffer is not null)
+            {
+                ArrayPool<byte>.Shared.Return(part.Buffer);
+            }
+        }
+    }
+}

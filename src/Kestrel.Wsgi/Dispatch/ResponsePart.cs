@@ -1,0 +1,18 @@
+namespace Kestrel.Wsgi.Dispatch;
+
+/// <summary>What a worker sent for one request, in order; <see cref="Buffer"/> is pooled and returned by the consumer.</summary>
+internal readonly record struct ResponsePart(ResponsePartKind Kind, byte[]? Buffer, int Length, bool End);
+
+internal enum ResponsePartKind
+{
+    /// <summary>Status and headers.</summary>
+    Head,
+    /// <summary>Body bytes.</summary>
+    Body,
+    /// <summary>The app failed after its head was sent: the client connection must be dropped.</summary>
+    Abort,
+    /// <summary>The worker died with the request in flight (502, or a dropped connection once the head is out).</summary>
+    WorkerLost,
+    /// <summary>The request body was malformed or too large (the front answers Kestrel's status code).</summary>
+    BadRequestBody,
+}

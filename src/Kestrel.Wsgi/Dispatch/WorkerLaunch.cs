@@ -1,0 +1,46 @@
+using System.Diagnostics;
+using Kestrel.Wsgi.Python;
+
+namespace Kestrel.Wsgi.Dispatch;
+
+/// <summary>How to start a worker process: this same executable in its hidden worker mode.</summary>
+internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool CallFactory, int Threads, int Workers, string WorkingDirectory)
+{
+    public ProcessStartInfo CreateStartInfo(string channelPath)
+    {
+        var info = new ProcessStartInfo
+        {
+            UseShellExecute = false,
+            WorkingDirectory = WorkingDirectory,
+        };
+        string host = Environment.ProcessPath ?? throw new InvalidOperationException("The kwsgi executable's path is unknown.");
+        info.FileName = host;
+        if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+        {
+            // Started as `dotnet kwsgi.dll`: the worker needs the same assembly.
+            info.ArgumentList.Add(typeof(WorkerLaunch).Assembly.Location.Replace("Kestrel.Wsgi.dll", "kwsgi.dll", StringComparison.Ordinal));
+        }
+        var settings = new Worker.WorkerSettings
+        {
+            ChannelPath = channelPath,
+            App = App,
+            CallFactory = CallFactory,
+            Threads = Threads,
+            Workers = Workers,
+            PythonLibrary = Python.Library,
+            PythonHome = Python.Home,
+            PythonExecutable = Python.Executable,
+            PythonPath = string.Join(Path.PathSeparator, Python.SysPath),
+        };
+        foreach (string argument in settings.ToArguments())
+        {
+            info.ArgumentList.Add(argument);
+        }
+        // Output the app prints reaches the log at once, not when a buffer fills.
+        if (Environment.GetEnvironmentVariable("PYTHONUNBUFFERED") is null)
+        {
+            info.Environment["PYTHONUNBUFFERED"] = "1";
+        }
+        return info;
+    }
+}

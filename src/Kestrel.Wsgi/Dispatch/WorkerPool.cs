@@ -1,0 +1,123 @@
+namespace Kestrel.Wsgi.Dispatch;
+
+/// <summary>
+/// Per-request, least-loaded dispatch: a request goes to the live worker with the fewest requests in
+/// flight, as long as one has a free thread; otherwise it waits in a bounded FIFO queue, and past that
+/// bound it is refused (503).
+/// </summary>
+internal sealed class WorkerPool(int workerCount, int threadsPerWorker, int maxQueue)
+{
+    private readonly WorkerProcess?[] _workers = new WorkerProcess?[workerCount];
+    private readonly Queue<TaskCompletionSource<WorkerProcess>> _waiting = new();
+    private readonly Lock _lock = new();
+    private int _rotation;
+
+    public int Capacity => threadsPerWorker;
+
+    /// <summary>A worker with a free thread, reserved for one request; null when the queue is full.</summary>
+    public ValueTask<WorkerProcess?> AcquireAsync(CancellationToken cancellationToken)
+    {
+        TaskCompletionSource<WorkerProcess> waiter;
+        lock (_lock)
+        {
+            WorkerProcess? worker = PickLocked();
+            if (worker is not null)
+            {
+                worker.InFlight++;
+                return new ValueTask<WorkerProcess?>(worker);
+            }
+            if (_waiting.Count >= maxQueue)
+            {
+                return new ValueTask<WorkerProcess?>((WorkerProcess?)null);
+            }
+            waiter = new TaskCompletionSource<WorkerProcess>(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiting.Enqueue(waiter);
+        }
+        return WaitAsync(waiter, cancellationToken);
+    }
+
+    private static async ValueTask<WorkerProcess?> WaitAsync(TaskCompletionSource<WorkerProcess> waiter, CancellationToken cancellationToken)
+    {
+        using (cancellationToken.Register(() => waiter.TrySetCanceled(cancellationToken)))
+        {
+            return await waiter.Task.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The request dispatched to <paramref name="worker"/> is done; its thread goes to the next waiter.</summary>
+    public void Release(WorkerProcess worker)
+    {
+        lock (_lock)
+        {
+            worker.InFlight--;
+            DrainLocked();
+        }
+    }
+
+    public void Add(int slot, WorkerProcess worker)
+    {
+        lock (_lock)
+        {
+            _workers[slot] = worker;
+            DrainLocked();
+        }
+    }
+
+    public void Remove(int slot, WorkerProcess worker)
+    {
+        lock (_lock)
+        {
+            if (_workers[slot] == worker)
+            {
+                _workers[slot] = null;
+            }
+        }
+    }
+
+    public IReadOnlyList<WorkerProcess> Workers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _workers.OfType<WorkerProcess>().ToArray();
+            }
+        }
+    }
+
+    private WorkerProcess? PickLocked()
+    {
+        WorkerProcess? best = null;
+        int count = _workers.Length;
+        // Ties rotate, so an idle pool spreads requests instead of always waking the first worker.
+        int start = _rotation = (_rotation + 1) % count;
+        for (int i = 0; i < count; i++)
+        {
+            WorkerProcess? candidate = _workers[(start + i) % count];
+            if (candidate is not null && candidate.IsAlive && candidate.InFlight < threadsPerWorker
+                && (best is null || candidate.InFlight < best.InFlight))
+            {
+                best = candidate;
+            }
+        }
+        return best;
+    }
+
+    private void DrainLocked()
+    {
+        while (_waiting.Count > 0)
+        {
+            WorkerProcess? worker = PickLocked();
+            if (worker is null)
+            {
+                return;
+            }
+            TaskCompletionSource<WorkerProcess> waiter = _waiting.Dequeue();
+            worker.InFlight++;
+            if (!waiter.TrySetResult(worker))
+            {
+                worker.InFlight--; // that client gave up while queued
+            }
+        }
+    }
+}

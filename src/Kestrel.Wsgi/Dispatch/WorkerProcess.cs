@@ -1,0 +1,286 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Kestrel.Wsgi.Channel;
+
+namespace Kestrel.Wsgi.Dispatch;
+
+/// <summary>
+/// A running worker process and the front's end of its channel: frames out under a write lock, one reader
+/// loop routing response frames to the <see cref="Exchange"/> they belong to.
+/// </summary>
+internal sealed class WorkerProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan s_startupTimeout = TimeSpan.FromMinutes(2);
+
+    private readonly Process _process;
+    private readonly Socket _socket;
+    private readonly PipeReader _reader;
+    private readonly PipeWriter _writer;
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ConcurrentDictionary<uint, Exchange> _exchanges = new();
+    private uint _nextId;
+    private volatile bool _lost;
+
+    private WorkerProcess(Process process, Socket socket)
+    {
+        _process = process;
+        _socket = socket;
+        var stream = new NetworkStream(socket, ownsSocket: true);
+        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024));
+        _writer = PipeWriter.Create(stream);
+    }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>Requests dispatched here and not yet released; guarded by the pool's lock.</summary>
+    public int InFlight { get; set; }
+
+    /// <summary>False once the channel broke; a lost worker takes no more requests.</summary>
+    public bool IsAlive => !_lost;
+
+    /// <summary>Starts the process and waits until it has imported the app.</summary>
+    public static async Task<WorkerProcess> StartAsync(WorkerLaunch launch, CancellationToken cancellationToken)
+    {
+        string channelPath = Path.Combine(Path.GetTempPath(), $"kwsgi-{Environment.ProcessId}-{Guid.NewGuid():N}.sock");
+        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        listener.Bind(new UnixDomainSocketEndPoint(channelPath));
+        listener.Listen(1);
+        Process? process = null;
+        Socket? socket = null;
+        try
+        {
+            process = Process.Start(launch.CreateStartInfo(channelPath)) ?? throw new InvalidOperationException("The worker process did not start.");
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(s_startupTimeout);
+            Task<Socket> accept = listener.AcceptAsync(timeout.Token).AsTask();
+            Task exited = process.WaitForExitAsync(timeout.Token);
+            if (await Task.WhenAny(accept, exited).ConfigureAwait(false) != accept)
+            {
+                throw Exited(process);
+            }
+            socket = await accept.ConfigureAwait(false);
+            var worker = new WorkerProcess(process, socket);
+            await worker.WaitReadyAsync(timeout.Token).ConfigureAwait(false);
+            return worker;
+        }
+        catch (Exception) when (process is not null)
+        {
+            socket?.Dispose();
+            Kill(process);
+            throw;
+        }
+        finally
+        {
+            File.Delete(channelPath);
+        }
+    }
+
+    private static WorkerStartupException Exited(Process process)
+    {
+        process.WaitForExit();
+        return new WorkerStartupException($"the worker process exited with code {process.ExitCode} before it loaded the app", "");
+    }
+
+    private async Task WaitReadyAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ReadResult result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            if (FrameReader.TryRead(ref buffer, out FrameHeader header, out ReadOnlySequence<byte> payload))
+            {
+                string text = header.Type == FrameType.StartupFailed ? System.Text.Encoding.UTF8.GetString(payload.ToArray()) : "";
+                _reader.AdvanceTo(buffer.Start);
+                switch (header.Type)
+                {
+                    case FrameType.Ready:
+                        return;
+                    case FrameType.StartupFailed:
+                        int newline = text.IndexOf('\n');
+                        throw new WorkerStartupException(newline < 0 ? text : text[..newline], newline < 0 ? "" : text[(newline + 1)..]);
+                    default:
+                        throw new InvalidDataException($"The worker sent {header.Type} before it was ready.");
+                }
+            }
+            _reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted)
+            {
+                throw Exited(_process);
+            }
+        }
+    }
+
+    /// <summary>Registers a new request on this worker.</summary>
+    public Exchange Open()
+    {
+        var exchange = new Exchange(Interlocked.Increment(ref _nextId), this);
+        _exchanges[exchange.Id] = exchange;
+        if (_lost)
+        {
+            exchange.Post(new ResponsePart(ResponsePartKind.WorkerLost, null, 0, true));
+        }
+        return exchange;
+    }
+
+    public void Close(Exchange exchange)
+    {
+        _exchanges.TryRemove(exchange.Id, out _);
+        exchange.Close();
+    }
+
+    public async ValueTask SendAsync(FrameType type, FrameFlags flags, uint streamId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
+            new FrameHeader(payload.Length, type, flags, streamId).Write(header);
+            _writer.Advance(FrameHeader.Size);
+            if (!payload.IsEmpty)
+            {
+                _writer.Write(payload.Span);
+            }
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public ValueTask SendCreditAsync(FrameType type, uint streamId, int bytes)
+    {
+        byte[] payload = new byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(payload, bytes);
+        return SendAsync(type, FrameFlags.None, streamId, payload);
+    }
+
+    /// <summary>Routes response frames until the channel closes; then every request still in flight is told the worker is lost.</summary>
+    public async Task RunAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await _reader.ReadAsync().ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                while (FrameReader.TryRead(ref buffer, out FrameHeader header, out ReadOnlySequence<byte> payload))
+                {
+                    Route(header, payload);
+                }
+                _reader.AdvanceTo(buffer.Start, buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException or ObjectDisposedException)
+        {
+            // The worker died or broke the protocol; either way it is lost.
+        }
+        finally
+        {
+            _lost = true;
+            foreach (Exchange exchange in _exchanges.Values)
+            {
+                exchange.Post(new ResponsePart(ResponsePartKind.WorkerLost, null, 0, true));
+            }
+        }
+    }
+
+    private void Route(FrameHeader header, ReadOnlySequence<byte> payload)
+    {
+        if (!_exchanges.TryGetValue(header.StreamId, out Exchange? exchange))
+        {
+            if (header.Type is FrameType.Pong)
+            {
+                return;
+            }
+            return; // The request ended on the front (client gone); late frames are dropped.
+        }
+        bool end = (header.Flags & FrameFlags.End) != 0;
+        switch (header.Type)
+        {
+            case FrameType.ResponseHead:
+            case FrameType.ResponseBody:
+                byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(header.Length, 1));
+                payload.CopyTo(buffer);
+                exchange.Post(new ResponsePart(header.Type == FrameType.ResponseHead ? ResponsePartKind.Head : ResponsePartKind.Body, buffer, header.Length, end));
+                break;
+            case FrameType.ResponseAbort:
+                exchange.Post(new ResponsePart(ResponsePartKind.Abort, null, 0, true));
+                break;
+            case FrameType.RequestCredit:
+                Span<byte> bytes = stackalloc byte[4];
+                payload.Slice(0, 4).CopyTo(bytes);
+                exchange.AddRequestCredit(BinaryPrimitives.ReadInt32LittleEndian(bytes));
+                break;
+            default:
+                throw new InvalidDataException($"Unexpected frame {header.Type} from a worker.");
+        }
+    }
+
+    /// <summary>Asks the worker to finish what it has and exit; waits up to <paramref name="timeout"/>, then kills it.</summary>
+    public async Task StopAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await SendAsync(FrameType.Stop, FrameFlags.None, 0, default).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        {
+            // Already gone.
+        }
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill(_process);
+        }
+    }
+
+    /// <summary>Waits for the process to end after its channel closed, killing it if it lingers.</summary>
+    public async Task<int> WaitForExitAsync()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Kill(_process);
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+        }
+        return _process.ExitCode;
+    }
+
+    private static void Kill(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // Already exited.
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill(_process);
+        await _reader.CompleteAsync().ConfigureAwait(false);
+        await _writer.CompleteAsync().ConfigureAwait(false);
+        _socket.Dispose();
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,60 @@
+using System.Buffers;
+
+namespace Kestrel.Wsgi.Front;
+
+/// <summary>
+/// Splits a raw request target into the percent-decoded path (PEP 3333 PATH_INFO is decoded, %2F included,
+/// as latin-1 bytes) and the raw query (QUERY_STRING stays encoded). A fragment never reaches either.
+/// </summary>
+internal static class RequestTarget
+{
+    /// <summary>Decodes the path of <paramref name="rawTarget"/> into <paramref name="path"/>; returns the query string.</summary>
+    public static string Split(string rawTarget, ArrayBufferWriter<byte> path)
+    {
+        ReadOnlySpan<char> target = rawTarget;
+        int fragment = target.IndexOf('#');
+        if (fragment >= 0)
+        {
+            target = target[..fragment];
+        }
+        // Absolute form (RFC 9112 3.2.2): the path starts after the authority.
+        if (target.Length > 0 && target[0] != '/' && target.IndexOf("://") is int scheme and >= 0)
+        {
+            int slash = target[(scheme + 3)..].IndexOf('/');
+            target = slash < 0 ? "/" : target[(scheme + 3 + slash)..];
+        }
+        int question = target.IndexOf('?');
+        ReadOnlySpan<char> rawPath = question < 0 ? target : target[..question];
+        string query = question < 0 ? "" : target[(question + 1)..].ToString();
+        Decode(rawPath, path);
+        return query;
+    }
+
+    private static void Decode(ReadOnlySpan<char> raw, ArrayBufferWriter<byte> output)
+    {
+        Span<byte> span = output.GetSpan(raw.Length * 3);
+        int written = 0;
+        for (int i = 0; i < raw.Length; i++)
+        {
+            char c = raw[i];
+            if (c == '%' && i + 2 < raw.Length && IsHex(raw[i + 1]) && IsHex(raw[i + 2]))
+            {
+                span[written++] = (byte)((Hex(raw[i + 1]) << 4) | Hex(raw[i + 2]));
+                i += 2;
+            }
+            else if (c < 0x100)
+            {
+                span[written++] = (byte)c;
+            }
+            else
+            {
+                written += System.Text.Encoding.UTF8.GetBytes(raw.Slice(i, 1), span[written..]);
+            }
+        }
+        output.Advance(written);
+    }
+
+    private static bool IsHex(char c) => char.IsAsciiHexDigit(c);
+
+    private static int Hex(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}

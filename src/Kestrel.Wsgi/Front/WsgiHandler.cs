@@ -1,0 +1,257 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using Kestrel.Wsgi.Channel;
+using Kestrel.Wsgi.Dispatch;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace Kestrel.Wsgi.Front;
+
+/// <summary>
+/// The terminal step for every request that is not a static file: reserve a worker thread, send the head
+/// and stream the body to it, and write what the app answers back to the client.
+/// </summary>
+internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options, ILogger<WsgiHandler> logger)
+{
+    private readonly byte[] _prefix = System.Text.Encoding.Latin1.GetBytes(options.UrlPrefix);
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        string rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
+        var path = new ArrayBufferWriter<byte>(Math.Max(16, rawTarget.Length));
+        string query = RequestTarget.Split(rawTarget, path);
+        ReadOnlyMemory<byte> pathInfo = path.WrittenMemory;
+        if (_prefix.Length > 0)
+        {
+            // SCRIPT_NAME is the prefix; a path outside it belongs to no app here.
+            ReadOnlySpan<byte> decoded = pathInfo.Span;
+            if (!decoded.StartsWith(_prefix) || (decoded.Length > _prefix.Length && decoded[_prefix.Length] != '/'))
+            {
+                await PlainAsync(context, StatusCodes.Status404NotFound, "Not Found\n").ConfigureAwait(false);
+                return;
+            }
+            pathInfo = pathInfo[_prefix.Length..];
+        }
+
+        WorkerProcess? worker;
+        try
+        {
+            worker = await pool.AcquireAsync(context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return; // the client left while queued
+        }
+        if (worker is null)
+        {
+            context.Response.Headers.RetryAfter = "1";
+            await PlainAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable: every worker is busy and the queue is full\n").ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            await ForwardAsync(context, worker, rawTarget, query, pathInfo).ConfigureAwait(false);
+        }
+        finally
+        {
+            pool.Release(worker);
+        }
+    }
+
+    private async Task ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo)
+    {
+        Exchange exchange = worker.Open();
+        var head = new ArrayBufferWriter<byte>(1024);
+        RequestHeadWriter.Write(head, context, options.UrlPrefix, pathInfo.Span, rawTarget, query);
+        bool hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
+        using var bodyDone = new CancellationTokenSource();
+        Task pump = Task.CompletedTask;
+        try
+        {
+            await worker.SendAsync(FrameType.RequestHead, hasBody ? FrameFlags.None : FrameFlags.End, exchange.Id, head.WrittenMemory).ConfigureAwait(false);
+            if (hasBody)
+            {
+                pump = PumpBodyAsync(context, exchange, bodyDone.Token);
+            }
+            using (context.RequestAborted.Register(static state => ((Exchange)state!).CancelOnWorker(), exchange))
+            {
+                await WriteResponseAsync(context, exchange).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+            // The channel broke under us: the worker died.
+            Fail(context, StatusCodes.Status502BadGateway, "Bad Gateway: the worker serving this request died\n");
+        }
+        catch (InvalidDataException ex)
+        {
+            LogBadResponse(ex.Message);
+            Fail(context, StatusCodes.Status502BadGateway, "Bad Gateway: the worker sent an invalid response\n");
+        }
+        finally
+        {
+            bodyDone.Cancel();
+            await pump.ConfigureAwait(false);
+            worker.Close(exchange);
+        }
+    }
+
+    private async Task WriteResponseAsync(HttpContext context, Exchange exchange)
+    {
+        HttpResponse response = context.Response;
+        bool bodyAllowed = true;
+        long? limit = null;
+        long written = 0;
+        int unacknowledged = 0;
+        var parts = exchange.Parts;
+        try
+        {
+            while (await parts.WaitToReadAsync(context.RequestAborted).ConfigureAwait(false))
+            {
+                while (parts.TryRead(out ResponsePart part))
+                {
+                    try
+                    {
+                        switch (part.Kind)
+                        {
+                            case ResponsePartKind.Head:
+                                SetHead(context, part.Buffer.AsSpan(0, part.Length));
+                                bodyAllowed = !HttpMethods.IsHead(context.Request.Method) && response.StatusCode is not (204 or 304);
+                                limit = response.ContentLength;
+                                break;
+                            case ResponsePartKind.Body when part.Length > 0:
+                                if (bodyAllowed)
+                                {
+                                    int length = limit is long max ? (int)Math.Min(part.Length, Math.Max(0, max - written)) : part.Length;
+                                    written += length;
+                                    if (length > 0)
+                                    {
+                                        await response.BodyWriter.WriteAsync(part.Buffer.AsMemory(0, length), context.RequestAborted).ConfigureAwait(false);
+                                    }
+                                }
+                                unacknowledged += part.Length;
+                                if (unacknowledged >= FlowWindow.AckThreshold)
+                                {
+                                    await exchange.Worker.SendCreditAsync(FrameType.ResponseCredit, exchange.Id, unacknowledged).ConfigureAwait(false);
+                                    unacknowledged = 0;
+                                }
+                                break;
+                            case ResponsePartKind.Abort:
+                                context.Abort();
+                                return;
+                            case ResponsePartKind.WorkerLost:
+                                Fail(context, StatusCodes.Status502BadGateway, "Bad Gateway: the worker serving this request died\n");
+                                return;
+                            case ResponsePartKind.BadRequestBody:
+                                Fail(context, part.Length, "Bad Request: the request body is malformed\n");
+                                return;
+                        }
+                    }
+                    finally
+                    {
+                        if (part.Buffer is not null)
+                        {
+                            ArrayPool<byte>.Shared.Return(part.Buffer);
+                        }
+                    }
+                    if (part.End)
+                    {
+                        return;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away; the worker has been told.
+        }
+    }
+
+    private static void SetHead(HttpContext context, ReadOnlySpan<byte> payload)
+    {
+        var head = new ResponseHead(payload);
+        HttpResponse response = context.Response;
+        response.StatusCode = head.StatusCode;
+        context.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = head.ReasonPhrase;
+        IHeaderDictionary headers = response.Headers;
+        foreach ((string name, string value) in head)
+        {
+            headers.Append(name, value);
+        }
+    }
+
+    /// <summary>Answers with an error status if nothing was sent yet; otherwise the only honest signal left is to drop the connection.</summary>
+    private static void Fail(HttpContext context, int status, string message)
+    {
+        HttpResponse response = context.Response;
+        if (response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+        response.Clear();
+        response.StatusCode = status;
+        response.ContentType = "text/plain; charset=utf-8";
+        byte[] body = System.Text.Encoding.UTF8.GetBytes(message);
+        response.ContentLength = body.Length;
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            response.BodyWriter.Write(body);
+        }
+    }
+
+    private static Task PlainAsync(HttpContext context, int status, string message)
+    {
+        Fail(context, status, message);
+        return context.Response.BodyWriter.FlushAsync().AsTask();
+    }
+
+    /// <summary>Streams the request body to the worker as it arrives, never more than the worker's credit ahead.</summary>
+    private static async Task PumpBodyAsync(HttpContext context, Exchange exchange, CancellationToken cancellationToken)
+    {
+        PipeReader body = context.Request.BodyReader;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                foreach (ReadOnlyMemory<byte> segment in buffer)
+                {
+                    ReadOnlyMemory<byte> rest = segment;
+                    while (!rest.IsEmpty)
+                    {
+                        ReadOnlyMemory<byte> piece = rest[..Math.Min(rest.Length, FlowWindow.MaxChunk)];
+                        await exchange.TakeRequestCreditAsync(piece.Length, cancellationToken).ConfigureAwait(false);
+                        await exchange.Worker.SendAsync(FrameType.RequestBody, FrameFlags.None, exchange.Id, piece, cancellationToken).ConfigureAwait(false);
+                        rest = rest[piece.Length..];
+                    }
+                }
+                body.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+            await exchange.Worker.SendAsync(FrameType.RequestEnd, FrameFlags.None, exchange.Id, default, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The response finished first (the app did not read the whole body) or the client left.
+        }
+        catch (BadHttpRequestException ex)
+        {
+            exchange.CancelOnWorker();
+            exchange.Post(new ResponsePart(ResponsePartKind.BadRequestBody, null, ex.StatusCode, true));
+        }
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionResetException)
+        {
+            exchange.CancelOnWorker();
+        }
+    }
+
+    [LoggerMessage(10, LogLevel.Error, "A worker sent an invalid response: {Reason}")]
+    private partial void LogBadResponse(string reason);
+}

@@ -1,0 +1,38 @@
+namespace Kestrel.Wsgi.Hosting;
+
+/// <summary>Everything the command line decides about a server.</summary>
+public sealed record KwsgiOptions
+{
+    /// <summary>The WSGI app: <c>module:attr</c>, <c>module:factory()</c>, <c>module.attr</c> or <c>module.factory()</c>.</summary>
+    public required string App { get; init; }
+
+    /// <summary>Call the named attribute to get the app (a factory).</summary>
+    public bool CallFactory { get; init; }
+
+    /// <summary>Address to listen on.</summary>
+    public string Host { get; init; } = "0.0.0.0";
+
+    /// <summary>Port to listen on.</summary>
+    public int Port { get; init; } = 8080;
+
+    /// <summary>Worker processes (one GIL each).</summary>
+    public int Workers { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>Requests each worker runs at once, on as many Python threads.</summary>
+    public int Threads { get; init; } = 4;
+
+    /// <summary>Interpreter or virtualenv folder; null to use VIRTUAL_ENV or PATH.</summary>
+    public string? Python { get; init; }
+
+    /// <summary>Folder to change to before loading the app (it goes first on sys.path).</summary>
+    public string? Chdir { get; init; }
+
+    /// <summary>Mount point of the app: SCRIPT_NAME, removed from PATH_INFO.</summary>
+    public string UrlPrefix { get; init; } = "";
+
+    /// <summary>How long in-flight requests may run on after a stop signal.</summary>
+    public TimeSpan GracefulTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Requests that may wait for a free worker thread before new ones get 503.</summary>
+    public int MaxQueue { get; init; } = 1024;
+}

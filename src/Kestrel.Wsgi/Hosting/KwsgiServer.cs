@@ -1,0 +1,96 @@
+using System.Net;
+using System.Net.Sockets;
+using Kestrel.Wsgi.Dispatch;
+using Kestrel.Wsgi.Front;
+using Kestrel.Wsgi.Python;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace Kestrel.Wsgi.Hosting;
+
+/// <summary>Runs a kwsgi server: workers first, then Kestrel, until a stop signal; then drains both.</summary>
+public static class KwsgiServer
+{
+    /// <summary>
+    /// Serves until stopped. Returns 0 after a clean stop; throws <see cref="UsageException"/> or
+    /// <see cref="WorkerStartupException"/> for problems the user must fix.
+    /// </summary>
+    public static async Task<int> RunAsync(KwsgiOptions options)
+    {
+        if (options.Chdir is not null)
+        {
+            if (!Directory.Exists(options.Chdir))
+            {
+                throw new UsageException($"--chdir folder {options.Chdir} does not exist");
+            }
+            Directory.SetCurrentDirectory(options.Chdir);
+        }
+        if (!IPAddress.TryParse(options.Host, out IPAddress? address))
+        {
+            address = options.Host == "localhost" ? IPAddress.Loopback : throw new UsageException($"--host {options.Host} is not an IP address");
+        }
+        PythonInstallation python = PythonLocator.Locate(options.Python);
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.GracefulTimeout);
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(address, options.Port);
+            kestrel.Limits.MaxRequestBodySize = null; // bodies stream to the worker under flow control
+            // PEP 3333: header bytes are latin-1, both ways.
+            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+        });
+
+        var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
+        builder.Services.AddSingleton(launch);
+        builder.Services.AddSingleton(new WorkerPool(options.Workers, options.Threads, options.MaxQueue));
+        builder.Services.AddSingleton<Supervisor>();
+        builder.Services.AddSingleton(new FrontOptions(options.UrlPrefix.TrimEnd('/')));
+        builder.Services.AddSingleton<WsgiHandler>();
+
+        await using WebApplication app = builder.Build();
+        WsgiHandler handler = app.Services.GetRequiredService<WsgiHandler>();
+        app.Run(handler.InvokeAsync);
+
+        Supervisor supervisor = app.Services.GetRequiredService<Supervisor>();
+        await supervisor.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            try
+            {
+                await app.StartAsync().ConfigureAwait(false);
+            }
+            catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
+            {
+                throw new UsageException($"cannot listen on {options.Host}:{options.Port}: the address is already in use");
+            }
+            catch (SocketException ex)
+            {
+                throw new UsageException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}");
+            }
+            string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+            Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{options.Port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
+            Console.Out.Flush();
+            await app.WaitForShutdownAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            await supervisor.StopAsync(options.GracefulTimeout).ConfigureAwait(false);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,160 @@
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Kestrel.Wsgi.Channel;
+using Python.Runtime;
+
+namespace Kestrel.Wsgi.Worker;
+
+/// <summary>
+/// The life of a worker process: connect to the front, start CPython, import the app, run T Python threads
+/// on the channel's requests, and exit when told to stop or when the front goes away.
+/// </summary>
+public static class WorkerHost
+{
+    /// <summary>Runs the hidden <c>kwsgi worker …</c> mode; returns the process exit code.</summary>
+    public static int Run(IReadOnlyList<string> args)
+    {
+        WorkerSettings settings;
+        try
+        {
+            settings = WorkerSettings.Parse(args);
+        }
+        catch (Exception ex) when (ex is ArgumentException or FormatException)
+        {
+            Console.Error.WriteLine($"kwsgi: {ex.Message} (the worker mode is started by kwsgi itself)");
+            return 2;
+        }
+
+        // The front coordinates shutdown; a Ctrl-C reaching the whole process group must not kill requests.
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => context.Cancel = true);
+
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        socket.Connect(new UnixDomainSocketEndPoint(settings.ChannelPath));
+        var queue = new RequestQueue();
+        var channel = new WorkerChannel(socket, queue);
+
+        List<Thread> threads;
+        PyObject module;
+        try
+        {
+            module = StartPython(settings, channel, queue);
+            threads = StartThreads(module, settings.Threads);
+        }
+        catch (AppLoadException ex)
+        {
+            channel.Send(FrameType.StartupFailed, FrameFlags.None, 0, System.Text.Encoding.UTF8.GetBytes(ex.Message + "\n" + ex.Details));
+            return 2;
+        }
+
+        // The initializing thread holds the GIL until it lets go here (pythonnet #109, #964).
+        PythonEngine.BeginAllowThreads();
+        channel.Send(FrameType.Ready, FrameFlags.None, 0, default);
+
+        Task reader = Task.Run(channel.RunReaderAsync);
+        reader.ContinueWith(_ => Exit(0), TaskScheduler.Default);
+
+        foreach (Thread thread in threads)
+        {
+            thread.Join();
+        }
+        using (Py.GIL())
+        {
+            module.InvokeMethod("run_exit_functions").Dispose();
+        }
+        Exit(0);
+        return 0;
+    }
+
+    /// <summary>
+    /// Ends the process without finalizing the interpreter: one interpreter per process for the process's
+    /// life (pythonnet #1701, #1500), and a worker whose front is gone has nobody left to answer.
+    /// </summary>
+    private static void Exit(int code)
+    {
+        Console.Out.Flush();
+        Console.Error.Flush();
+        _exit(code);
+    }
+
+    [DllImport("libc", EntryPoint = "_exit")]
+    private static extern void _exit(int status);
+
+    private static PyObject StartPython(WorkerSettings settings, WorkerChannel channel, RequestQueue queue)
+    {
+        Runtime.PythonDLL = settings.PythonLibrary;
+        PythonEngine.PythonHome = settings.PythonHome;
+        PythonEngine.PythonPath = settings.PythonPath;
+        PythonEngine.ProgramName = settings.PythonExecutable;
+        PythonEngine.Initialize([settings.PythonExecutable], setSysArgv: true, initSigs: false);
+        CPython.Bind(settings.PythonLibrary);
+
+        using var source = typeof(WorkerHost).Assembly.GetManifestResourceStream("kwsgi_worker.py")
+            ?? throw new InvalidOperationException("kwsgi_worker.py is missing from the assembly.");
+        string code = new StreamReader(source).ReadToEnd();
+        PyModule module = PyModule.FromString("kwsgi_worker", code, "kwsgi_worker.py");
+        using (PyDict modules = PyModule.SysModules)
+        {
+            modules.SetItem("kwsgi_worker", module);
+        }
+        ChannelFunctions.Install(module, channel, queue);
+
+        try
+        {
+            using PyObject app = module.InvokeMethod("load_app", new PyString(settings.App), new PyInt(settings.CallFactory ? 1 : 0));
+            using PyObject multithread = new PyInt(settings.Threads > 1 ? 1 : 0);
+            using PyObject multiprocess = new PyInt(settings.Workers > 1 ? 1 : 0);
+            module.InvokeMethod("configure", app, multithread, multiprocess).Dispose();
+        }
+        catch (PythonException ex) when (ex.Type.Name == "StartupError")
+        {
+            using PyObject args = ex.Value!.GetAttr("args");
+            string message = args[0].ToString() ?? "the app could not be loaded";
+            string details = args.Length() > 1 ? args[1].ToString() ?? "" : "";
+            throw new AppLoadException(message, details);
+        }
+        catch (PythonException ex)
+        {
+            throw new AppLoadException($"loading the app failed: {ex.Message}", ex.StackTrace ?? "");
+        }
+        return module;
+    }
+
+    private static List<Thread> StartThreads(PyObject module, int count)
+    {
+        var threads = new List<Thread>(count);
+        for (int i = 0; i < count; i++)
+        {
+            var thread = new Thread(() => Serve(module))
+            {
+                Name = $"kwsgi python {i + 1}",
+                IsBackground = true,
+            };
+            thread.Start();
+            threads.Add(thread);
+        }
+        return threads;
+    }
+
+    /// <summary>A Python thread attached once for its whole life (pythonnet #2074): serve() loops in Python.</summary>
+    private static void Serve(PyObject module)
+    {
+        using (Py.GIL())
+        {
+            try
+            {
+                module.InvokeMethod("serve").Dispose();
+            }
+            catch (PythonException ex)
+            {
+                Console.Error.WriteLine($"kwsgi: a worker thread stopped: {ex.Message}");
+            }
+        }
+    }
+}
+
+/// <summary>The app could not be loaded; <see cref="Exception.Message"/> is one sentence for the user.</summary>
+internal sealed class AppLoadException(string message, string details) : Exception(message)
+{
+    public string Details { get; } = details;
+}

@@ -1,0 +1,426 @@
+"""The Python half of a kwsgi worker: loads the app and runs PEP 3333 requests.
+
+The .NET host installs the channel builtins (_next, _read, _start, _send, _finish, _abort) as
+attributes of this module before calling anything here; each worker thread runs serve().
+"""
+
+import importlib
+import os
+import sys
+import traceback
+
+SERVER_SOFTWARE = "kwsgi"
+
+# PEP 3333 / RFC 9110 7.6.1: a WSGI app must not set hop-by-hop headers.
+_HOP_BY_HOP = frozenset((
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
+    "te", "trailer", "trailers", "transfer-encoding", "upgrade",
+))
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789"
+                   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+_ERROR_HEAD = "500 Internal Server Error\0Content-Type\0text/plain; charset=utf-8\0Content-Length\x0022".encode("latin-1")
+_ERROR_BODY = b"Internal Server Error\n"
+
+_app = None
+_base_environ = None
+
+
+class ClientDisconnected(OSError):
+    """The client went away: raised by wsgi.input reads and by response writes."""
+
+
+class StartupError(Exception):
+    """The app cannot be loaded; args[0] is one plain sentence for the user."""
+
+
+# ---------------------------------------------------------------- loading
+
+def load_app(spec, call_factory):
+    """Imports the app named by spec: module:attr, module:factory(), module.attr or module.factory()."""
+    spec = spec.strip()
+    if ":" in spec:
+        module_name, _, attr = spec.partition(":")
+    else:
+        # wfastcgi's WSGI_HANDLER form: the last dotted part is the attribute.
+        bare = spec[:-2] if spec.endswith("()") else spec
+        module_name, _, attr = bare.rpartition(".")
+        if spec.endswith("()"):
+            attr += "()"
+        if not module_name:
+            raise StartupError(f"'{spec}' does not name an app: write it as module:attribute, "
+                               f"for example {spec}:app")
+    attr = attr or "application"
+    factory = attr.endswith("()")
+    if factory:
+        attr = attr[:-2]
+    if not module_name or not all(part.isidentifier() for part in module_name.split(".")):
+        raise StartupError(f"'{module_name}' in '{spec}' is not a Python module name")
+    if not all(part.isidentifier() for part in attr.split(".")):
+        raise StartupError(f"'{attr}' in '{spec}' is not a Python attribute name")
+
+    sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        missing = error.name or module_name
+        if module_name == missing or module_name.startswith(missing + "."):
+            raise StartupError(f"cannot import the app module '{module_name}': no module named "
+                               f"'{missing}' in {os.getcwd()} or on sys.path") from None
+        raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
+                           traceback.format_exc()) from None
+    except BaseException as error:
+        raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
+                           traceback.format_exc()) from None
+
+    app = module
+    for part in attr.split("."):
+        try:
+            app = getattr(app, part)
+        except AttributeError:
+            raise StartupError(f"module '{module_name}' has no attribute '{attr}'") from None
+    name = f"{module_name}:{attr}"
+    if factory or call_factory:
+        if not callable(app):
+            raise StartupError(f"'{name}' is not callable (it is {_a(app)}), so it cannot be called as a factory")
+        try:
+            app = app()
+        except BaseException as error:
+            raise StartupError(f"calling '{name}()' failed: {_describe(error)}", traceback.format_exc()) from None
+        name += "()"
+    if not callable(app):
+        raise StartupError(f"'{name}' is not a WSGI app: it is {_a(app)}, which is not callable")
+    return app
+
+
+def _describe(error):
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _a(value):
+    name = type(value).__name__
+    return ("an " if name[:1] in "aeiou" else "a ") + name
+
+
+def configure(app, multithread, multiprocess):
+    global _app, _base_environ
+    _app = app
+    _base_environ = {
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": bool(multithread),
+        "wsgi.multiprocess": bool(multiprocess),
+        "wsgi.run_once": False,
+        "wsgi.errors": sys.stderr,
+        "wsgi.file_wrapper": FileWrapper,
+        "wsgi.input_terminated": True,
+        "SERVER_SOFTWARE": SERVER_SOFTWARE,
+    }
+
+
+# ---------------------------------------------------------------- wsgi.input
+
+class Input:
+    """wsgi.input: the request body, read from the channel as it arrives."""
+
+    __slots__ = ("_id", "_buffer", "_done")
+
+    def __init__(self, request_id, done):
+        self._id = request_id
+        self._buffer = b""
+        self._done = done
+
+    def _fill(self):
+        """Appends the next piece of the body to the buffer; False at the end."""
+        if self._done:
+            return False
+        piece = _read(self._id)
+        if not piece:
+            self._done = True
+            return False
+        self._buffer = self._buffer + piece if self._buffer else piece
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            pieces = [self._buffer]
+            while not self._done:
+                piece = _read(self._id)
+                if not piece:
+                    self._done = True
+                    break
+                pieces.append(piece)
+            self._buffer = b""
+            return b"".join(pieces)
+        if len(self._buffer) < size and not self._done:
+            pieces = [self._buffer]
+            have = len(self._buffer)
+            while have < size:
+                piece = _read(self._id)
+                if not piece:
+                    self._done = True
+                    break
+                pieces.append(piece)
+                have += len(piece)
+            self._buffer = b"".join(pieces)
+        data = self._buffer[:size]
+        self._buffer = self._buffer[size:]
+        return data
+
+    def readline(self, size=-1):
+        limited = size is not None and size >= 0
+        start = 0
+        while True:
+            index = self._buffer.find(b"\n", start)
+            if index >= 0:
+                end = index + 1
+                break
+            if limited and len(self._buffer) >= size:
+                end = size
+                break
+            start = len(self._buffer)
+            if not self._fill():
+                end = len(self._buffer)
+                break
+        if limited and size < end:
+            end = size
+        line = self._buffer[:end]
+        self._buffer = self._buffer[end:]
+        return line
+
+    def readlines(self, hint=-1):
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self):
+        pass
+
+
+# ---------------------------------------------------------------- wsgi.file_wrapper
+
+class FileWrapper:
+    """wsgi.file_wrapper (PEP 3333): iterates a file-like object in blocks and closes it."""
+
+    def __init__(self, filelike, blksize=8192):
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        data = self.filelike.read(self.blksize)
+        if data:
+            return data
+        raise StopIteration
+
+
+# ---------------------------------------------------------------- start_response
+
+def _encode_head(status, headers):
+    """Checks start_response's arguments (PEP 3333) and encodes them for the channel."""
+    if type(status) is not str:
+        raise TypeError(f"status must be a str, not {type(status).__name__}")
+    if len(status) < 4 or not status[:3].isdigit() or status[3] != " " or int(status[:3]) < 100:
+        raise ValueError(f"status must be a three-digit code, a space and a reason phrase, not {status!r}")
+    if "\r" in status or "\n" in status or "\0" in status:
+        raise ValueError(f"status must not contain control characters: {status!r}")
+    if type(headers) is not list:
+        headers = list(headers)
+    parts = [status]
+    has_length = False
+    for header in headers:
+        if type(header) is not tuple or len(header) != 2:
+            raise TypeError(f"each header must be a (name, value) tuple, not {header!r}")
+        name, value = header
+        if type(name) is not str or type(value) is not str:
+            raise TypeError(f"header names and values must be str: {header!r}")
+        if not name or not _TOKEN.issuperset(name):
+            raise ValueError(f"invalid header name {name!r}")
+        if "\r" in value or "\n" in value or "\0" in value:
+            raise ValueError(f"header value for {name!r} contains a control character")
+        lower = name.lower()
+        if lower in _HOP_BY_HOP:
+            raise ValueError(f"hop-by-hop header {name!r} is not allowed in a WSGI response")
+        if lower == "content-length":
+            has_length = True
+        parts.append(name)
+        parts.append(value)
+    try:
+        return "\0".join(parts).encode("latin-1"), has_length
+    except UnicodeEncodeError:
+        raise ValueError("status and header values must be latin-1 strings (PEP 3333)") from None
+
+
+class Response:
+    """The per-request start_response and write() callables."""
+
+    __slots__ = ("id", "head", "has_length", "sent")
+
+    def __init__(self, request_id):
+        self.id = request_id
+        self.head = None
+        self.has_length = False
+        self.sent = False
+
+    def start_response(self, status, headers, exc_info=None):
+        if exc_info:
+            try:
+                if self.sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.head is not None:
+            raise AssertionError("start_response called a second time without exc_info")
+        self.head, self.has_length = _encode_head(status, headers)
+        return self.write
+
+    def write(self, data):
+        if self.head is None:
+            raise AssertionError("write() called before start_response")
+        if type(data) is not bytes:
+            data = _as_bytes(data)
+        if not self.sent:
+            _start(self.id, self.head)
+            self.sent = True
+        if data:
+            _send(self.id, data)
+
+
+def _as_bytes(data):
+    if isinstance(data, (bytearray, memoryview)):
+        return bytes(data)
+    if isinstance(data, bytes):
+        return bytes(data)
+    raise TypeError(f"a WSGI app must produce bytes, not {type(data).__name__}")
+
+
+# ---------------------------------------------------------------- serving
+
+def serve():
+    """A worker thread's life: take requests from the channel until the worker stops."""
+    app = _app
+    base = _base_environ
+    while True:
+        request = _next()
+        if request is None:
+            return
+        request_id, head, body_done = request
+        try:
+            _handle(app, base, request_id, head, body_done)
+        except BaseException:  # noqa: a bug here must not end the thread
+            _log("kwsgi: internal error while serving a request")
+
+
+def _environ(base, request_id, head, body_done):
+    count = head[0] | (head[1] << 8)
+    # Pairs of latin-1 text separated by NUL; PATH_INFO comes last and may itself hold NULs.
+    fields = head[2:].decode("latin-1").split("\0", 2 * count - 1)
+    environ = base.copy()
+    pairs = iter(fields)
+    environ.update(zip(pairs, pairs))
+    environ["wsgi.input"] = Input(request_id, body_done)
+    return environ
+
+
+def _handle(app, base, request_id, head, body_done):
+    environ = _environ(base, request_id, head, body_done)
+    response = Response(request_id)
+    result = None
+    try:
+        result = app(environ, response.start_response)
+        if not response.sent and type(result) in (list, tuple) and len(result) == 1:
+            # The common case: one body piece, sent with the head and its length in one frame write.
+            body = result[0]
+            if type(body) is not bytes:
+                body = _as_bytes(body)
+            if response.head is None:
+                raise AssertionError("the app returned without calling start_response")
+            head = response.head
+            if not response.has_length:
+                head += b"\0Content-Length\0" + str(len(body)).encode("ascii")
+            if environ["REQUEST_METHOD"] == "HEAD":
+                body = None
+            _finish(request_id, head, body)
+            return
+        is_head = environ["REQUEST_METHOD"] == "HEAD"
+        for data in result:
+            if type(data) is not bytes:
+                data = _as_bytes(data)
+            if data:
+                if not response.sent:
+                    if response.head is None:
+                        raise AssertionError("the app yielded a body before calling start_response")
+                    _start(request_id, response.head)
+                    response.sent = True
+                if not is_head:
+                    _send(request_id, data)
+        if response.head is None:
+            raise AssertionError("the app returned without calling start_response")
+        _finish(request_id, None if response.sent else response.head, None)
+    except ClientDisconnected:
+        _abort_quietly(request_id)
+    except BaseException:
+        _log(f"kwsgi: error in the app serving {environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}")
+        try:
+            if response.sent:
+                _abort(request_id)
+            else:
+                _finish(request_id, _ERROR_HEAD, _ERROR_BODY)
+        except ClientDisconnected:
+            _abort_quietly(request_id)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            try:
+                close()
+            except BaseException:
+                _log("kwsgi: error in the app's close()")
+
+
+def _abort_quietly(request_id):
+    """Ends a request whose client is gone; the front drops whatever follows."""
+    try:
+        _abort(request_id)
+    except ClientDisconnected:
+        pass
+
+
+def _log(message):
+    try:
+        sys.stderr.write(message + "\n" + traceback.format_exc())
+        sys.stderr.flush()
+    except BaseException:
+        pass
+
+
+def run_exit_functions():
+    """Runs atexit handlers as a normal interpreter exit would; the process then ends without finalizing."""
+    try:
+        import atexit
+        atexit._run_exitfuncs()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:
+                pass
