@@ -37,9 +37,14 @@ internal static class CommandLine
         {
             return await parsed.InvokeAsync().ConfigureAwait(false);
         }
+        if (UnknownOption(root, args) is string unknown)
+        {
+            return Fail($"unknown option {unknown} (see kwsgi --help)");
+        }
         if (parsed.Errors.Count > 0)
         {
-            return Fail($"{parsed.Errors[0].Message} (see kwsgi --help)");
+            string message = System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, @"expected type '[^']*'", "a number");
+            return Fail($"{message.TrimEnd('.')} (see kwsgi --help)");
         }
 
         try
@@ -59,6 +64,31 @@ internal static class CommandLine
             }
             return Fail(ex.Message);
         }
+    }
+
+    /// <summary>
+    /// The first option-looking token that no option answers to. The parser would take it for APP and then
+    /// complain about the real APP, which misleads.
+    /// </summary>
+    private static string? UnknownOption(RootCommand root, string[] args)
+    {
+        var known = root.Options.SelectMany(o => o.Aliases.Append(o.Name)).ToHashSet(StringComparer.Ordinal);
+        foreach (string arg in args)
+        {
+            if (arg == "--")
+            {
+                break;
+            }
+            if (arg.Length > 1 && arg[0] == '-' && !char.IsAsciiDigit(arg[1]))
+            {
+                string name = arg.Split('=', 2)[0];
+                if (!known.Contains(name))
+                {
+                    return name;
+                }
+            }
+        }
+        return null;
     }
 
     private static int Fail(string message)
