@@ -18,6 +18,13 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
 
     public async Task InvokeAsync(HttpContext context)
     {
+        RequestRejection rejection = RequestValidator.Check(context.Request);
+        if (rejection != RequestRejection.None)
+        {
+            context.Response.Headers.Connection = "close";
+            await PlainAsync(context, StatusCodes.Status400BadRequest, $"Bad Request: {RequestValidator.Describe(rejection)}\n").ConfigureAwait(false);
+            return;
+        }
         string rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
         var path = new ArrayBufferWriter<byte>(Math.Max(16, rawTarget.Length));
         string query = RequestTarget.Split(rawTarget, path);

@@ -1,0 +1,11 @@
+namespace Kestrel.Wsgi.Front;
+
+/// <summary>Why the front refused a request that Kestrel let through (each answers 400).</summary>
+internal enum RequestRejection
+{
+    None,
+    /// <summary>RFC 9110 5.5: a field value holds no control characters but HTAB.</summary>
+    ControlCharacterInHeader,
+    /// <summary>RFC 9112 3.2: an http(s) request target has an authority, so Host cannot be empty.</summary>
+    EmptyHost,
+}

@@ -1,0 +1,44 @@
+using System.Buffers;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+
+namespace Kestrel.Wsgi.Front;
+
+/// <summary>
+/// The HTTP checks Kestrel leaves out and a WSGI app must be able to rely on (RFC 9110/9112); run on every
+/// request before it is dispatched.
+/// </summary>
+internal static class RequestValidator
+{
+    // CTL = %x00-1F / %x7F, HTAB excepted (RFC 5234 B.1, RFC 9110 5.5).
+    private static readonly SearchValues<char> s_controls = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
+
+    public static RequestRejection Check(HttpRequest request)
+    {
+        IHeaderDictionary headers = request.Headers;
+        if (request.Protocol == "HTTP/1.1" && headers.Host is { Count: 1 } host && string.IsNullOrEmpty(host[0]))
+        {
+            return RequestRejection.EmptyHost;
+        }
+        foreach (KeyValuePair<string, StringValues> header in headers)
+        {
+            foreach (string? value in header.Value)
+            {
+                if (value is not null && value.AsSpan().ContainsAny(s_controls))
+                {
+                    return RequestRejection.ControlCharacterInHeader;
+                }
+            }
+        }
+        return RequestRejection.None;
+    }
+
+    public static string Describe(RequestRejection rejection) => rejection switch
+    {
+        RequestRejection.ControlCharacterInHeader => "a header value contains a control character",
+        RequestRejection.EmptyHost => "the Host header is empty",
+        _ => "bad request",
+    };
+}
