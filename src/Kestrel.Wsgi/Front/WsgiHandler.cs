@@ -21,8 +21,8 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         RequestRejection rejection = RequestValidator.Check(context.Request);
         if (rejection != RequestRejection.None)
         {
+            Fail(context, StatusCodes.Status400BadRequest, $"Bad Request: {RequestValidator.Describe(rejection)}\n");
             context.Response.Headers.Connection = "close";
-            await PlainAsync(context, StatusCodes.Status400BadRequest, $"Bad Request: {RequestValidator.Describe(rejection)}\n").ConfigureAwait(false);
             return;
         }
         string rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
@@ -35,7 +35,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             ReadOnlySpan<byte> decoded = pathInfo.Span;
             if (!decoded.StartsWith(_prefix) || (decoded.Length > _prefix.Length && decoded[_prefix.Length] != '/'))
             {
-                await PlainAsync(context, StatusCodes.Status404NotFound, "Not Found\n").ConfigureAwait(false);
+                Fail(context, StatusCodes.Status404NotFound, "Not Found\n");
                 return;
             }
             pathInfo = pathInfo[_prefix.Length..];
@@ -52,8 +52,8 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         }
         if (worker is null)
         {
+            Fail(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable: every worker is busy and the queue is full\n");
             context.Response.Headers.RetryAfter = "1";
-            await PlainAsync(context, StatusCodes.Status503ServiceUnavailable, "Service Unavailable: every worker is busy and the queue is full\n").ConfigureAwait(false);
             return;
         }
 
@@ -207,12 +207,6 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         {
             response.BodyWriter.Write(body);
         }
-    }
-
-    private static Task PlainAsync(HttpContext context, int status, string message)
-    {
-        Fail(context, status, message);
-        return context.Response.BodyWriter.FlushAsync().AsTask();
     }
 
     /// <summary>Streams the request body to the worker as it arrives, never more than the worker's credit ahead.</summary>
