@@ -28,7 +28,6 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
             Threads = Threads,
             Workers = Workers,
             PythonLibrary = Python.Library,
-            PythonHome = Python.Home,
             PythonExecutable = Python.Executable,
             PythonPath = string.Join(Path.PathSeparator, Python.SysPath),
         };

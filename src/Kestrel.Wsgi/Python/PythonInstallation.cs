@@ -5,5 +5,4 @@ internal sealed record PythonInstallation(
     string Executable,
     string Version,
     string Library,
-    string Home,
     IReadOnlyList<string> SysPath);

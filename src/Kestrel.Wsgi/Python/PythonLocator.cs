@@ -24,7 +24,7 @@ if v("LIBDIR") and v("MULTIARCH"):
 found = [os.path.join(d, n) for n in names for d in dirs if os.path.isfile(os.path.join(d, n))]
 print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0],
     "library": found[0] if found else "", "shared": bool(v("Py_ENABLE_SHARED")) or os.name == "nt",
-    "home": sys.base_prefix, "path": [p for p in sys.path if p]}))
+    "path": [p for p in sys.path if p]}))
 """;
 
     public static PythonInstallation Locate(string? requested)
@@ -130,7 +130,6 @@ print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0
             root.GetProperty("executable").GetString() is { Length: > 0 } exe ? exe : executable,
             version,
             library,
-            root.GetProperty("home").GetString() ?? "",
             root.GetProperty("path").EnumerateArray().Select(p => p.GetString() ?? "").Where(p => p.Length > 0).ToArray());
     }
 }

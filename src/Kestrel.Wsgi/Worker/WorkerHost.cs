@@ -82,9 +82,10 @@ public static class WorkerHost
 
     private static PyObject StartPython(WorkerSettings settings, WorkerChannel channel, RequestQueue queue)
     {
+        // Only the program name is set: CPython then computes sys.prefix, sys.path and a virtualenv's
+        // site-packages (pyvenv.cfg next to the executable) exactly as that interpreter does when run.
+        // Setting the path instead (Py_SetPath) would leave sys.prefix empty.
         Runtime.PythonDLL = settings.PythonLibrary;
-        PythonEngine.PythonHome = settings.PythonHome;
-        PythonEngine.PythonPath = settings.PythonPath;
         PythonEngine.ProgramName = settings.PythonExecutable;
         PythonEngine.Initialize([settings.PythonExecutable], setSysArgv: true, initSigs: false);
         CPython.Bind(settings.PythonLibrary);
@@ -98,6 +99,11 @@ public static class WorkerHost
             modules.SetItem("kwsgi_worker", module);
         }
         ChannelFunctions.Install(module, channel, queue);
+        using (PyObject expected = new PyList(settings.PythonPath.Split(Path.PathSeparator).Select(p => (PyObject)new PyString(p)).ToArray()))
+        using (PyObject runtimeFolder = new PyString(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory()))
+        {
+            module.InvokeMethod("extend_path", expected, runtimeFolder).Dispose();
+        }
 
         try
         {

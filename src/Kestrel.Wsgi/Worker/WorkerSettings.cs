@@ -9,7 +9,6 @@ internal sealed record WorkerSettings
     public int Threads { get; init; } = 4;
     public int Workers { get; init; } = 1;
     public required string PythonLibrary { get; init; }
-    public required string PythonHome { get; init; }
     public required string PythonExecutable { get; init; }
     public required string PythonPath { get; init; }
 
@@ -30,8 +29,6 @@ internal sealed record WorkerSettings
         yield return Workers.ToString(System.Globalization.CultureInfo.InvariantCulture);
         yield return "--python-lib";
         yield return PythonLibrary;
-        yield return "--python-home";
-        yield return PythonHome;
         yield return "--python-exe";
         yield return PythonExecutable;
         yield return "--python-path";
@@ -67,7 +64,6 @@ internal sealed record WorkerSettings
             Threads = int.Parse(Get("--threads"), System.Globalization.CultureInfo.InvariantCulture),
             Workers = int.Parse(Get("--workers"), System.Globalization.CultureInfo.InvariantCulture),
             PythonLibrary = Get("--python-lib"),
-            PythonHome = Get("--python-home"),
             PythonExecutable = Get("--python-exe"),
             PythonPath = Get("--python-path"),
         };

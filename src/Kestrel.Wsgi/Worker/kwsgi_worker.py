@@ -36,6 +36,16 @@ class StartupError(Exception):
 
 # ---------------------------------------------------------------- loading
 
+def extend_path(expected, foreign):
+    """Makes sys.path what the interpreter run on its own has: adds what the embedded one lacks (rare:
+    both compute it the same way) and drops the .NET runtime folder pythonnet adds for `import clr`."""
+    if foreign in sys.path:
+        sys.path.remove(foreign)
+    for entry in expected:
+        if entry and entry not in sys.path:
+            sys.path.append(entry)
+
+
 def load_app(spec, call_factory):
     """Imports the app named by spec: module:attr, module:factory(), module.attr or module.factory()."""
     spec = spec.strip()
