@@ -48,7 +48,7 @@ internal static unsafe class ChannelFunctions
         }
     }
 
-    /// <summary><c>_next()</c> → <c>(id, head, body_complete)</c> for the next request, or None when the worker stops.</summary>
+    /// <summary><c>_next()</c> → <c>(id, head, no_body)</c> for the next request, or None when the worker stops.</summary>
     [UnmanagedCallersOnly]
     private static nint Next(nint self, nint* args, nint nargs)
     {
@@ -62,7 +62,7 @@ internal static unsafe class ChannelFunctions
             nint tuple = CPython.PyTuple_New(3);
             CPython.PyTuple_SetItem(tuple, 0, CPython.PyLong_FromUnsignedLongLong(request.Id));
             CPython.PyTuple_SetItem(tuple, 1, CPython.NewBytes(request.Head));
-            CPython.PyTuple_SetItem(tuple, 2, CPython.PyLong_FromUnsignedLongLong(request.BodyComplete ? 1UL : 0UL));
+            CPython.PyTuple_SetItem(tuple, 2, CPython.PyLong_FromUnsignedLongLong(request.HasNoBody ? 1UL : 0UL));
             return tuple;
         }
         catch (Exception ex)

@@ -19,7 +19,8 @@ internal sealed class WorkerRequest(uint id, byte[] head, bool bodyComplete)
 
     public byte[] Head { get; } = head;
 
-    public bool BodyComplete => _bodyComplete;
+    /// <summary>The request came without a body (so <c>wsgi.input</c> need not ask the channel at all).</summary>
+    public bool HasNoBody { get; } = bodyComplete;
 
     public bool Cancelled => Volatile.Read(ref _cancelled);
 

@@ -334,26 +334,26 @@ def serve():
         request = _next()
         if request is None:
             return
-        request_id, head, body_done = request
+        request_id, head, no_body = request
         try:
-            _handle(app, base, request_id, head, body_done)
+            _handle(app, base, request_id, head, no_body)
         except BaseException:  # noqa: a bug here must not end the thread
             _log("kwsgi: internal error while serving a request")
 
 
-def _environ(base, request_id, head, body_done):
+def _environ(base, request_id, head, no_body):
     count = head[0] | (head[1] << 8)
     # Pairs of latin-1 text separated by NUL; PATH_INFO comes last and may itself hold NULs.
     fields = head[2:].decode("latin-1").split("\0", 2 * count - 1)
     environ = base.copy()
     pairs = iter(fields)
     environ.update(zip(pairs, pairs))
-    environ["wsgi.input"] = Input(request_id, body_done)
+    environ["wsgi.input"] = Input(request_id, no_body)
     return environ
 
 
-def _handle(app, base, request_id, head, body_done):
-    environ = _environ(base, request_id, head, body_done)
+def _handle(app, base, request_id, head, no_body):
+    environ = _environ(base, request_id, head, no_body)
     response = Response(request_id)
     result = None
     try:
