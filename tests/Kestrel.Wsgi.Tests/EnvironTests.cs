@@ -55,13 +55,18 @@ public sealed class EnvironTests(EnvechoFixture fx) : IClassFixture<EnvechoFixtu
     }
 
     [Fact]
-    public async Task RawUtf8PathBytes_AreLatin1Decoded()
+    public async Task RawUtf8PathBytes_AreRejectedOrLatin1Decoded()
     {
-        // The same bytes, sent unescaped on the wire.
+        // The same bytes, sent unescaped on the wire. RFC 9112 allows only ASCII in the request
+        // target, so 400 is a correct answer; if the server accepts them, they must arrive as latin-1.
         await using var conn = await RawHttpConnection.ConnectAsync(fx.Port);
         byte[] req = [.. Encoding.ASCII.GetBytes("GET /u/"), 0xE4, 0xBD, 0xA0, .. Encoding.ASCII.GetBytes($" HTTP/1.1\r\nHost: {HostHeader}\r\n\r\n")];
         await conn.SendAsync(req);
         var resp = await conn.ReadResponseAsync();
+        if (resp.Status == 400)
+        {
+            return;
+        }
         Assert.True(resp.Status == 200, resp.ToString());
         Assert.Equal("/u/\u00e4\u00bd\u00a0", Json.Parse(resp.Body).Str("PATH_INFO"));
     }

@@ -37,12 +37,25 @@ public sealed class ErrorTests(RaisesFixture fx) : IClassFixture<RaisesFixture>
     [Fact]
     public async Task RaiseAfterFirstChunk_AbortsTheConnection_ServerKeepsServing()
     {
+        // The app raises right after yielding: the chunk and the error race, so the abort may come
+        // before or after the head was flushed. Either way the client must not see a complete message.
         await using (var conn = await RawHttpConnection.ConnectAsync(fx.Port))
         {
-            var resp = await conn.RequestAsync($"GET /after HTTP/1.1\r\nHost: 127.0.0.1:{fx.Port}\r\n\r\n", timeout: TimeSpan.FromSeconds(15));
-            Assert.Equal(200, resp.Status);
-            Assert.True(resp.Chunked, $"expected a chunked response head:\n{resp}");
-            Assert.False(resp.Complete, $"the response must be cut short (no terminating chunk), got a complete message:\n{resp}");
+            await conn.SendAsync($"GET /after HTTP/1.1\r\nHost: 127.0.0.1:{fx.Port}\r\n\r\n");
+            RawResponse? resp = null;
+            try
+            {
+                resp = await conn.ReadResponseAsync(timeout: TimeSpan.FromSeconds(15));
+            }
+            catch (IOException)
+            {
+                // closed before (or inside) the response head: aborted
+            }
+            if (resp is not null)
+            {
+                Assert.True(resp.Status == 200, $"the app had already called start_response(200):\n{resp}");
+                Assert.False(resp.Complete, $"the response must be cut short (no terminating chunk), got a complete message:\n{resp}");
+            }
             Assert.True(conn.AtEof, "the connection must be closed");
         }
 
@@ -59,6 +72,23 @@ public sealed class ErrorTests(RaisesFixture fx) : IClassFixture<RaisesFixture>
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
             Assert.Equal("withclose", await ok.Content.ReadAsStringAsync());
         }
+    }
+
+    [Fact]
+    public async Task RaiseHalfASecondAfterFirstChunk_ClientGotHeadAndChunk_ThenTheConnectionIsAborted()
+    {
+        // PEP 3333: a server must not delay the transmission of a yielded block. The app sleeps
+        // 0.5 s after yielding, so head and first chunk must be on the wire before the abort.
+        await using var conn = await RawHttpConnection.ConnectAsync(fx.Port);
+        var resp = await conn.RequestAsync($"GET /after?delay=0.5 HTTP/1.1\r\nHost: 127.0.0.1:{fx.Port}\r\n\r\n",
+            timeout: TimeSpan.FromSeconds(15));
+        Assert.Equal(200, resp.Status);
+        Assert.True(resp.Chunked, $"expected a chunked response head:\n{resp}");
+        Assert.Equal("first chunk\n", resp.BodyText);
+        Assert.False(resp.Complete, $"the response must be cut short (no terminating chunk), got a complete message:\n{resp}");
+        Assert.True(conn.AtEof, "the connection must be closed");
+        bool logged = await fx.Server.WaitForOutputAsync("kwsgi-test: raised after the first chunk", TimeSpan.FromSeconds(5));
+        Assert.True(logged, $"the exception is not in the server's output\n{fx.Server.Describe()}");
     }
 
     [Fact]

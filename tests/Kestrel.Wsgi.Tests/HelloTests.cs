@@ -82,19 +82,4 @@ public sealed class HelloTests(HelloFixture fx) : IClassFixture<HelloFixture>
             Assert.Equal("Hello, World!", r.BodyText);
         }
     }
-
-    [Fact]
-    public async Task FrontProcess_NeverLoadsCPython_WorkersDo()
-    {
-        var workers = await fx.Server.WaitForWorkersAsync(1, TimeSpan.FromSeconds(10));
-        Assert.True(workers.Count == 1, $"expected 1 worker process (child of {fx.Server.Pid} with ' worker ' in its command line), found {workers.Count}");
-        using (var resp = await fx.Client.GetAsync("/"))
-        {
-            Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
-        }
-        string frontMaps = ProcInfo.Maps(fx.Server.Pid);
-        Assert.False(string.IsNullOrEmpty(frontMaps));
-        Assert.DoesNotContain("libpython", frontMaps);
-        Assert.Contains("libpython", ProcInfo.Maps(workers[0]));
-    }
 }

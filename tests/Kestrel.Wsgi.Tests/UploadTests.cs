@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Kestrel.Wsgi.Tests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Kestrel.Wsgi.Tests;
 
@@ -14,13 +15,14 @@ public sealed class UploadFixture : ServerFixture
 }
 
 /// <summary>Request bodies: large streamed uploads in bounded memory, chunked bodies, readline/iter/readlines.</summary>
-public sealed class UploadTests(UploadFixture fx) : IClassFixture<UploadFixture>
+public sealed class UploadTests(UploadFixture fx, ITestOutputHelper output) : IClassFixture<UploadFixture>
 {
     private const long MiB = 1024 * 1024;
 
     private async Task<JsonElement> PostAsync(string path, HttpContent content)
     {
-        using var resp = await fx.Client.PostAsync(path, content);
+        using var client = fx.Server.CreateClient(TimeSpan.FromSeconds(180));
+        using var resp = await client.PostAsync(path, content);
         string text = await resp.Content.ReadAsStringAsync();
         Assert.True(resp.StatusCode == HttpStatusCode.OK, $"POST {path} → {(int)resp.StatusCode}: {text}\n{fx.Server.Describe()}");
         return Json.Parse(text);
@@ -83,6 +85,7 @@ public sealed class UploadTests(UploadFixture fx) : IClassFixture<UploadFixture>
         {
             long growth = peak[p] - baseline[p];
             string who = p == fx.Server.Pid ? "front" : $"worker {p}";
+            output.WriteLine($"{who}: baseline {baseline[p] / (double)MiB:0.0} MiB, peak {peak[p] / (double)MiB:0.0} MiB, growth {growth / (double)MiB:0.0} MiB");
             Assert.True(growth < 60 * MiB,
                 $"{who}: RSS grew by {growth / (double)MiB:0.0} MiB during a 100 MiB upload (baseline {baseline[p] / (double)MiB:0.0} MiB, peak {peak[p] / (double)MiB:0.0} MiB)");
         }

@@ -2,11 +2,14 @@
 
 /before     raises before start_response            -> 500 + traceback in the log
 /after      yields one chunk, then raises           -> connection aborted
+            (?delay=SECONDS sleeps between the chunk and the raise)
 /excinfo    start_response, then an error, then start_response(..., exc_info) -> 500 "custom error"
 /withclose  an iterable with close(); /closecount reports how many times close() ran
 """
 import sys
 import threading
+import time
+from urllib.parse import parse_qs
 
 _lock = threading.Lock()
 close_count = 0
@@ -31,9 +34,12 @@ def app(environ, start_response):
         raise RuntimeError("kwsgi-test: raised before start_response")
     if path == "/after":
         start_response("200 OK", [("Content-Type", "text/plain")])
+        delay = float(parse_qs(environ.get("QUERY_STRING", "")).get("delay", ["0"])[0])
 
         def gen():
             yield b"first chunk\n"
+            if delay:
+                time.sleep(delay)
             raise RuntimeError("kwsgi-test: raised after the first chunk")
 
         return gen()

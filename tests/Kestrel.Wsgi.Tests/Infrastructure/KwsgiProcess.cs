@@ -55,24 +55,20 @@ public sealed partial class KwsgiProcess : IAsyncDisposable
     /// <summary>stdout followed by stderr.</summary>
     public string Output => Stdout + "\n" + Stderr;
 
-    /// <summary>An HttpClient whose BaseAddress is this server (created on first use, disposed with the server).</summary>
-    public HttpClient Client
+    /// <summary>An HttpClient whose BaseAddress is this server, 30 s timeout (created on first use, disposed with the server).</summary>
+    public HttpClient Client => _client ??= CreateClient(TimeSpan.FromSeconds(30));
+
+    /// <summary>A new HttpClient for this server (the caller disposes it).</summary>
+    public HttpClient CreateClient(TimeSpan timeout)
     {
-        get
+        var handler = new SocketsHttpHandler
         {
-            if (_client is null)
-            {
-                var handler = new SocketsHttpHandler
-                {
-                    PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                    AllowAutoRedirect = false,
-                    UseCookies = false,
-                    AutomaticDecompression = DecompressionMethods.None,
-                };
-                _client = new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(120) };
-            }
-            return _client;
-        }
+            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            AllowAutoRedirect = false,
+            UseCookies = false,
+            AutomaticDecompression = DecompressionMethods.None,
+        };
+        return new HttpClient(handler) { BaseAddress = BaseAddress, Timeout = timeout };
     }
 
     public bool HasExited => _process.HasExited;

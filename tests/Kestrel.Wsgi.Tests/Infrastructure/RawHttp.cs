@@ -40,7 +40,7 @@ public sealed class RawHttpConnection : IAsyncDisposable
     private int _end;
     private bool _eof;
 
-    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(20);
 
     private RawHttpConnection(Socket socket)
     {
