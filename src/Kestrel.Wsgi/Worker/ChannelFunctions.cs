@@ -14,14 +14,12 @@ namespace Kestrel.Wsgi.Worker;
 internal static unsafe class ChannelFunctions
 {
     private static WorkerChannel s_channel = null!;
-    private static RequestQueue s_queue = null!;
     private static nint s_clientDisconnected;
 
     /// <summary>Creates the builtins and stores them as attributes of <paramref name="module"/> (a pythonnet object; GIL held).</summary>
-    public static void Install(PyObject module, WorkerChannel channel, RequestQueue queue)
+    public static void Install(PyObject module, WorkerChannel channel)
     {
         s_channel = channel;
-        s_queue = queue;
         using PyObject disconnected = module.GetAttr("ClientDisconnected");
 #pragma warning disable CS0612 // Handle is the raw object pointer the native functions need; no replacement is public.
         s_clientDisconnected = disconnected.Handle;
@@ -75,27 +73,18 @@ internal static unsafe class ChannelFunctions
     /// <summary>The next request to run, waiting without the GIL when none is queued; null when the worker stops.</summary>
     private static WorkerRequest? TakeRequest()
     {
-        while (true)
+        if (s_channel.TryNextRequest(out WorkerRequest? request))
         {
-            WorkerRequest? request = s_queue.TryTake(out bool closed);
-            if (request is null && !closed)
-            {
-                nint state = CPython.PyEval_SaveThread();
-                try
-                {
-                    request = s_queue.Take();
-                }
-                finally
-                {
-                    CPython.PyEval_RestoreThread(state);
-                }
-            }
-            if (request is null || !request.Cancelled)
-            {
-                return request;
-            }
-            // The client left while the request was queued: skip it.
-            s_channel.Complete(request);
+            return request;
+        }
+        nint state = CPython.PyEval_SaveThread();
+        try
+        {
+            return s_channel.NextRequest();
+        }
+        finally
+        {
+            CPython.PyEval_RestoreThread(state);
         }
     }
 
@@ -109,13 +98,13 @@ internal static unsafe class ChannelFunctions
             {
                 return 0;
             }
-            byte[]? piece = request.TryTakeBody();
+            byte[]? piece = s_channel.TryNextBody(request);
             if (piece is null)
             {
                 nint state = CPython.PyEval_SaveThread();
                 try
                 {
-                    piece = request.TakeBody();
+                    piece = s_channel.NextBody(request);
                 }
                 finally
                 {
@@ -127,10 +116,12 @@ internal static unsafe class ChannelFunctions
                 CPython.SetError(s_clientDisconnected, "the client disconnected before the request body was complete");
                 return 0;
             }
-            int ack = request.Consume(piece.Length);
-            if (ack > 0)
+            // Acknowledge consumed bytes in batches, so the front may send more (flow control).
+            request.Unacknowledged += piece.Length;
+            if (request.Unacknowledged >= FlowWindow.AckThreshold)
             {
-                s_channel.SendCredit(FrameType.RequestCredit, request.Id, ack);
+                s_channel.SendCredit(FrameType.RequestCredit, request.Id, request.Unacknowledged);
+                request.Unacknowledged = 0;
             }
             return CPython.NewBytes(piece);
         }
@@ -182,7 +173,7 @@ internal static unsafe class ChannelFunctions
         nint state = CPython.PyEval_SaveThread();
         try
         {
-            return request.ReserveCredit(bytes);
+            return s_channel.ReserveCredit(request, bytes);
         }
         finally
         {
@@ -256,7 +247,7 @@ internal static unsafe class ChannelFunctions
         while (!data.IsEmpty)
         {
             ReadOnlySpan<byte> piece = data.Length > FlowWindow.MaxChunk ? data[..FlowWindow.MaxChunk] : data;
-            if (!request.TryReserveCredit(piece.Length) && !WaitForCredit(request, piece.Length))
+            if (!(s_channel.TryReserveCredit(request, piece.Length) ?? WaitForCredit(request, piece.Length)))
             {
                 CPython.SetError(s_clientDisconnected, "the client disconnected");
                 return 0;

@@ -1,31 +1,40 @@
-using System.Buffers;
 using System.Buffers.Binary;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Kestrel.Wsgi.Channel;
 
 namespace Kestrel.Wsgi.Worker;
 
 /// <summary>
-/// The worker's end of its channel. One thread reads frames and routes them to requests; the Python
-/// threads write response frames synchronously under a lock (a write to a local socket with room in its
-/// buffer costs less than handing it to another thread).
+/// The worker's end of its channel. There is no reader thread: a Python thread that must wait for
+/// something from the front (a request, a body piece, response credit) reads the socket itself when no
+/// other thread is reading, routes every frame it gets, and hands the reading role on when its own wait
+/// is over (leader/follower). So a request wakes exactly one thread, the one that runs it, and a worker
+/// whose threads are all busy in the app reads nothing — nothing there needs reading.
+/// Responses are written synchronously under a lock by the thread that produced them.
 /// </summary>
-internal sealed class WorkerChannel(Socket socket, RequestQueue queue)
+internal sealed class WorkerChannel(Socket socket, Action frontGone)
 {
     private readonly Socket _socket = socket;
-    private readonly RequestQueue _queue = queue;
+    private readonly Action _frontGone = frontGone;
     private readonly Lock _sendLock = new();
     private readonly byte[] _sendBuffer = new byte[FlowWindow.MaxChunk + 2 * FrameHeader.Size + 16 * 1024];
-    private readonly Dictionary<uint, WorkerRequest> _requests = new();
-    private int _inFlight;
 
-    /// <summary>Requests taken from the channel and not yet finished.</summary>
-    public int InFlight => Volatile.Read(ref _inFlight);
+    // Guarded by _sync.
+    private readonly object _sync = new();
+    private readonly Dictionary<uint, WorkerRequest> _requests = new();
+    private readonly Queue<WorkerRequest> _pending = new();
+    private bool _closed;
+    private bool _reading;
+    private int _waiters;
+
+    // Owned by the thread holding the reading role.
+    private byte[] _buffer = new byte[256 * 1024];
+    private int _start, _end;
+    private bool _requestEvent;
 
     public WorkerRequest? Find(uint id)
     {
-        lock (_requests)
+        lock (_sync)
         {
             return _requests.GetValueOrDefault(id);
         }
@@ -34,30 +43,229 @@ internal sealed class WorkerChannel(Socket socket, RequestQueue queue)
     /// <summary>The request is answered: forget it (later frames for its id are dropped).</summary>
     public void Complete(WorkerRequest request)
     {
-        lock (_requests)
+        lock (_sync)
         {
-            if (_requests.Remove(request.Id))
+            _requests.Remove(request.Id);
+        }
+    }
+
+    /// <summary>Tries to get the next request without waiting (the GIL can stay held). False: call <see cref="NextRequest"/>.</summary>
+    public bool TryNextRequest(out WorkerRequest? request)
+    {
+        var wait = new RequestWait();
+        bool done = TryNow(ref wait);
+        request = wait.Result;
+        return done;
+    }
+
+    /// <summary>Waits for the next request (call without the GIL); null once the worker stops taking requests.</summary>
+    public WorkerRequest? NextRequest()
+    {
+        var wait = new RequestWait();
+        WaitFor(ref wait);
+        return wait.Result;
+    }
+
+    /// <summary>The next body piece if one is there: null when none yet, empty at the end or when cancelled.</summary>
+    public byte[]? TryNextBody(WorkerRequest request)
+    {
+        var wait = new BodyWait(request);
+        return TryNow(ref wait) ? wait.Result : null;
+    }
+
+    /// <summary>Waits for the next body piece (call without the GIL); empty at the end or when cancelled.</summary>
+    public byte[] NextBody(WorkerRequest request)
+    {
+        var wait = new BodyWait(request);
+        WaitFor(ref wait);
+        return wait.Result!;
+    }
+
+    /// <summary>Takes <paramref name="bytes"/> of response credit if available now; null when it must wait.</summary>
+    public bool? TryReserveCredit(WorkerRequest request, int bytes)
+    {
+        var wait = new CreditWait(request, bytes);
+        return TryNow(ref wait) ? wait.Granted : null;
+    }
+
+    /// <summary>Waits for response credit (call without the GIL); false when the request was cancelled.</summary>
+    public bool ReserveCredit(WorkerRequest request, int bytes)
+    {
+        var wait = new CreditWait(request, bytes);
+        WaitFor(ref wait);
+        return wait.Granted;
+    }
+
+    private bool TryNow<T>(ref T wait) where T : struct, IWait
+    {
+        lock (_sync)
+        {
+            return wait.TryFinish(this);
+        }
+    }
+
+    /// <summary>
+    /// Waits until <paramref name="wait"/> is satisfied, reading the socket whenever nobody else is. The
+    /// reading role and the pending requests are passed on to one sleeping thread at a time; an event for a
+    /// particular request (body, credit, cancel) wakes them all, since only its own thread can use it.
+    /// </summary>
+    private void WaitFor<T>(ref T wait) where T : struct, IWait
+    {
+        while (true)
+        {
+            lock (_sync)
             {
-                _inFlight--;
-                Monitor.PulseAll(_requests);
+                while (!wait.TryFinish(this))
+                {
+                    if (!_reading)
+                    {
+                        _reading = true;
+                        goto Read;
+                    }
+                    _waiters++;
+                    Monitor.Wait(_sync);
+                    _waiters--;
+                }
+                if (_waiters > 0 && (!_reading || _pending.Count > 0))
+                {
+                    Monitor.Pulse(_sync); // someone else must read, or take the next request
+                }
+                return;
+            }
+
+        Read:
+            bool alive = ReadOnce();
+            lock (_sync)
+            {
+                _reading = false;
+                if (_waiters > 0)
+                {
+                    if (_requestEvent || !alive)
+                    {
+                        Monitor.PulseAll(_sync);
+                    }
+                    else
+                    {
+                        Monitor.Pulse(_sync);
+                    }
+                }
+                _requestEvent = false;
+            }
+            if (!alive)
+            {
+                _frontGone();
             }
         }
     }
 
-    /// <summary>Waits until every request taken from the channel is answered, or the timeout passes.</summary>
-    public void WaitIdle(TimeSpan timeout)
+    /// <summary>One blocking read, then every complete frame routed. False when the front has gone.</summary>
+    private bool ReadOnce()
     {
-        DateTime deadline = DateTime.UtcNow + timeout;
-        lock (_requests)
+        try
         {
-            while (_inFlight > 0)
+            if (_end == _buffer.Length)
             {
-                TimeSpan left = deadline - DateTime.UtcNow;
-                if (left <= TimeSpan.Zero || !Monitor.Wait(_requests, left))
+                // Make room: move the partial frame to the front, or grow for a frame larger than the buffer.
+                int pending = _end - _start;
+                byte[] target = pending > _buffer.Length / 2 ? new byte[_buffer.Length * 2] : _buffer;
+                Buffer.BlockCopy(_buffer, _start, target, 0, pending);
+                _buffer = target;
+                _start = 0;
+                _end = pending;
+            }
+            int received = _socket.Receive(_buffer, _end, _buffer.Length - _end, SocketFlags.None);
+            if (received == 0)
+            {
+                return Gone();
+            }
+            _end += received;
+            lock (_sync)
+            {
+                while (_end - _start >= FrameHeader.Size)
                 {
-                    return;
+                    FrameHeader header = FrameHeader.Read(_buffer.AsSpan(_start));
+                    int total = FrameHeader.Size + header.Length;
+                    if (_end - _start < total)
+                    {
+                        break;
+                    }
+                    Route(header, _buffer.AsSpan(_start + FrameHeader.Size, header.Length));
+                    _start += total;
                 }
             }
+            if (_start == _end)
+            {
+                _start = _end = 0;
+            }
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidDataException)
+        {
+            return Gone();
+        }
+    }
+
+    private bool Gone()
+    {
+        lock (_sync)
+        {
+            _closed = true;
+            foreach (WorkerRequest request in _requests.Values)
+            {
+                request.Cancelled = true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>Applies one frame to the shared state; called under the lock.</summary>
+    private void Route(FrameHeader header, ReadOnlySpan<byte> payload)
+    {
+        WorkerRequest? request;
+        switch (header.Type)
+        {
+            case FrameType.RequestHead:
+                request = new WorkerRequest(header.StreamId, payload.ToArray(), (header.Flags & FrameFlags.End) != 0);
+                _requests[header.StreamId] = request;
+                _pending.Enqueue(request);
+                break;
+            case FrameType.RequestBody:
+                if (_requests.TryGetValue(header.StreamId, out request))
+                {
+                    request.Body.Enqueue(payload.ToArray());
+                    _requestEvent = true;
+                }
+                break;
+            case FrameType.RequestEnd:
+                if (_requests.TryGetValue(header.StreamId, out request))
+                {
+                    request.BodyComplete = true;
+                    _requestEvent = true;
+                }
+                break;
+            case FrameType.Cancel:
+                if (_requests.TryGetValue(header.StreamId, out request))
+                {
+                    request.Cancelled = true;
+                    _requestEvent = true;
+                }
+                break;
+            case FrameType.ResponseCredit:
+                if (_requests.TryGetValue(header.StreamId, out request))
+                {
+                    request.ResponseCredit += BinaryPrimitives.ReadInt32LittleEndian(payload);
+                    _requestEvent = true;
+                }
+                break;
+            case FrameType.Ping:
+                Send(FrameType.Pong, FrameFlags.None, 0, default);
+                break;
+            case FrameType.Stop:
+                _closed = true;
+                _requestEvent = true;
+                break;
+            default:
+                throw new InvalidDataException($"Unexpected channel frame {header.Type}.");
         }
     }
 
@@ -120,92 +328,69 @@ internal sealed class WorkerChannel(Socket socket, RequestQueue queue)
         }
     }
 
-    /// <summary>
-    /// Reads frames until the front closes the channel. A Stop frame closes the request queue but reading
-    /// goes on, since the requests in flight still receive body and credit frames.
-    /// </summary>
-    public async Task RunReaderAsync()
+    /// <summary>Something a thread waits for; <see cref="TryFinish"/> runs under the channel's lock.</summary>
+    private interface IWait
     {
-        PipeReader reader = PipeReader.Create(new NetworkStream(_socket, ownsSocket: false), new StreamPipeReaderOptions(bufferSize: 128 * 1024));
-        try
+        bool TryFinish(WorkerChannel channel);
+    }
+
+    private struct RequestWait : IWait
+    {
+        public WorkerRequest? Result;
+
+        public bool TryFinish(WorkerChannel channel)
         {
-            while (true)
+            while (channel._pending.Count > 0)
             {
-                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                while (FrameReader.TryRead(ref buffer, out FrameHeader header, out ReadOnlySequence<byte> payload))
+                WorkerRequest request = channel._pending.Dequeue();
+                if (!request.Cancelled)
                 {
-                    Route(header, payload);
+                    Result = request;
+                    return true;
                 }
-                reader.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted)
-                {
-                    return;
-                }
+                channel._requests.Remove(request.Id); // the client left while it was queued
             }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException)
-        {
-            // The front is gone or broke the protocol: nobody is left to answer.
-        }
-        finally
-        {
-            CancelAll();
-            _queue.Close();
+            return channel._closed;
         }
     }
 
-    private void Route(FrameHeader header, ReadOnlySequence<byte> payload)
+    private struct BodyWait(WorkerRequest request) : IWait
     {
-        switch (header.Type)
-        {
-            case FrameType.RequestHead:
-                var request = new WorkerRequest(header.StreamId, payload.ToArray(), (header.Flags & FrameFlags.End) != 0);
-                lock (_requests)
-                {
-                    _requests[header.StreamId] = request;
-                    _inFlight++;
-                }
-                _queue.Add(request);
-                break;
-            case FrameType.RequestBody:
-                Find(header.StreamId)?.AddBody(payload.ToArray());
-                break;
-            case FrameType.RequestEnd:
-                Find(header.StreamId)?.CompleteBody();
-                break;
-            case FrameType.Cancel:
-                Find(header.StreamId)?.Cancel();
-                break;
-            case FrameType.ResponseCredit:
-                Find(header.StreamId)?.AddResponseCredit(ReadInt(payload));
-                break;
-            case FrameType.Ping:
-                Send(FrameType.Pong, FrameFlags.None, 0, default);
-                break;
-            case FrameType.Stop:
-                _queue.Close();
-                break;
-            default:
-                throw new InvalidDataException($"Unexpected channel frame {header.Type}.");
-        }
-    }
+        public byte[]? Result;
 
-    private static int ReadInt(ReadOnlySequence<byte> payload)
-    {
-        Span<byte> bytes = stackalloc byte[4];
-        payload.Slice(0, 4).CopyTo(bytes);
-        return BinaryPrimitives.ReadInt32LittleEndian(bytes);
-    }
-
-    private void CancelAll()
-    {
-        lock (_requests)
+        public bool TryFinish(WorkerChannel channel)
         {
-            foreach (WorkerRequest request in _requests.Values)
+            if (request.Body.Count > 0)
             {
-                request.Cancel();
+                Result = request.Body.Dequeue();
+                return true;
             }
+            if (request.BodyComplete || request.Cancelled)
+            {
+                Result = [];
+                return true;
+            }
+            return false;
+        }
+    }
+
+    private struct CreditWait(WorkerRequest request, int bytes) : IWait
+    {
+        public bool Granted;
+
+        public bool TryFinish(WorkerChannel channel)
+        {
+            if (request.Cancelled)
+            {
+                return true;
+            }
+            if (request.ResponseCredit < bytes)
+            {
+                return false;
+            }
+            request.ResponseCredit -= bytes;
+            Granted = true;
+            return true;
         }
     }
 }

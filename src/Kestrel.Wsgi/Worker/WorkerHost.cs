@@ -31,14 +31,13 @@ public static class WorkerHost
 
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         socket.Connect(new UnixDomainSocketEndPoint(settings.ChannelPath));
-        var queue = new RequestQueue();
-        var channel = new WorkerChannel(socket, queue);
+        var channel = new WorkerChannel(socket, frontGone: () => Exit(0));
 
         List<Thread> threads;
         PyObject module;
         try
         {
-            module = StartPython(settings, channel, queue);
+            module = StartPython(settings, channel);
             threads = StartThreads(module, settings.Threads);
         }
         catch (AppLoadException ex)
@@ -51,8 +50,7 @@ public static class WorkerHost
         PythonEngine.BeginAllowThreads();
         channel.Send(FrameType.Ready, FrameFlags.None, 0, default);
 
-        Task reader = Task.Run(channel.RunReaderAsync);
-        reader.ContinueWith(_ => Exit(0), TaskScheduler.Default);
+        WatchParent();
 
         foreach (Thread thread in threads)
         {
@@ -77,10 +75,39 @@ public static class WorkerHost
         _exit(code);
     }
 
+    /// <summary>
+    /// Exits when the front is gone even if no thread is reading the channel (every thread busy in the
+    /// app), so no worker outlives its front.
+    /// </summary>
+    private static void WatchParent()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            return; // the front's job object kills its workers
+        }
+        int parent = getppid();
+        var watcher = new Thread(() =>
+        {
+            while (getppid() == parent)
+            {
+                Thread.Sleep(1000);
+            }
+            Exit(0);
+        })
+        {
+            Name = "kwsgi parent watch",
+            IsBackground = true,
+        };
+        watcher.Start();
+    }
+
+    [DllImport("libc")]
+    private static extern int getppid();
+
     [DllImport("libc", EntryPoint = "_exit")]
     private static extern void _exit(int status);
 
-    private static PyObject StartPython(WorkerSettings settings, WorkerChannel channel, RequestQueue queue)
+    private static PyObject StartPython(WorkerSettings settings, WorkerChannel channel)
     {
         // Only the program name is set: CPython then computes sys.prefix, sys.path and a virtualenv's
         // site-packages (pyvenv.cfg next to the executable) exactly as that interpreter does when run.
@@ -98,7 +125,7 @@ public static class WorkerHost
         {
             modules.SetItem("kwsgi_worker", module);
         }
-        ChannelFunctions.Install(module, channel, queue);
+        ChannelFunctions.Install(module, channel);
         using (PyObject expected = new PyList(settings.PythonPath.Split(Path.PathSeparator).Select(p => (PyObject)new PyString(p)).ToArray()))
         using (PyObject runtimeFolder = new PyString(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory()))
         {
