@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Threading.Channels;
 using Kestrel.Wsgi.Channel;
 
 namespace Kestrel.Wsgi.Dispatch;
@@ -10,8 +8,7 @@ namespace Kestrel.Wsgi.Dispatch;
 /// </summary>
 internal sealed class Exchange(uint id, WorkerProcess worker)
 {
-    private readonly Channel<ResponsePart> _parts = System.Threading.Channels.Channel.CreateUnbounded<ResponsePart>(
-        new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+    private readonly ResponseQueue _parts = new();
     private readonly SemaphoreSlim _creditSignal = new(0);
     private int _requestCredit = FlowWindow.Size;
 
@@ -19,20 +16,11 @@ internal sealed class Exchange(uint id, WorkerProcess worker)
 
     public WorkerProcess Worker { get; } = worker;
 
-    public ChannelReader<ResponsePart> Parts => _parts.Reader;
+    public ResponseQueue Parts => _parts;
 
     /// <summary>Called by the channel reader; parts posted after the request ended are recycled here.</summary>
-    public void Post(ResponsePart part)
-    {
-        if (!_parts.Writer.TryWrite(part) && part.Buffer is not null)
-        {
-            ArrayPool<byte>.Shared.Return(part.Buffer);
-        }
-        if (part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body))
-        {
-            _parts.Writer.TryComplete();
-        }
-    }
+    public void Post(ResponsePart part) =>
+        _parts.Post(part, last: part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body));
 
     public void AddRequestCredit(int bytes)
     {
@@ -69,15 +57,5 @@ internal sealed class Exchange(uint id, WorkerProcess worker)
     }
 
     /// <summary>The request is over on the front: drop whatever the worker still sends for it.</summary>
-    public void Close()
-    {
-        _parts.Writer.TryComplete();
-        while (_parts.Reader.TryRead(out ResponsePart part))
-        {
-            if (part.Buffer is not null)
-            {
-                ArrayPool<byte>.Shared.Return(part.Buffer);
-            }
-        }
-    }
+    public void Close() => _parts.Close();
 }

@@ -115,7 +115,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         var parts = exchange.Parts;
         try
         {
-            while (await parts.WaitToReadAsync(context.RequestAborted).ConfigureAwait(false))
+            while (await parts.WaitToReadAsync().ConfigureAwait(false))
             {
                 while (parts.TryRead(out ResponsePart part))
                 {

@@ -348,7 +348,9 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
                     Result = request;
                     return true;
                 }
-                channel._requests.Remove(request.Id); // the client left while it was queued
+                // The client left while it was queued: the front still waits for an answer to end the exchange.
+                channel._requests.Remove(request.Id);
+                channel.Send(FrameType.ResponseAbort, FrameFlags.None, request.Id, default);
             }
             return channel._closed;
         }
