@@ -21,6 +21,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
     private readonly PipeReader _reader;
     private readonly PipeWriter _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
+    private readonly ArrayBufferWriter<byte> _headBuffer = new(4096); // guarded by _writeLock
     private readonly ConcurrentDictionary<uint, Exchange> _exchanges = new();
     private uint _nextId;
     private volatile bool _lost;
@@ -152,11 +153,41 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
-    public ValueTask SendCreditAsync(FrameType type, uint streamId, int bytes)
+    /// <summary>Encodes and sends a request head frame (the environ pairs, see <see cref="RequestHeadWriter"/>) without allocating.</summary>
+    public async ValueTask SendRequestHeadAsync(uint streamId, FrameFlags flags, Microsoft.AspNetCore.Http.HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query)
     {
-        byte[] payload = new byte[4];
-        BinaryPrimitives.WriteInt32LittleEndian(payload, bytes);
-        return SendAsync(type, FrameFlags.None, streamId, payload);
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _headBuffer.ResetWrittenCount();
+            RequestHeadWriter.Write(_headBuffer, context, scriptName, pathInfo.Span, rawTarget, query);
+            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
+            new FrameHeader(_headBuffer.WrittenCount, FrameType.RequestHead, flags, streamId).Write(header);
+            _writer.Advance(FrameHeader.Size);
+            _writer.Write(_headBuffer.WrittenSpan);
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    public async ValueTask SendCreditAsync(FrameType type, uint streamId, int bytes)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            Span<byte> frame = _writer.GetSpan(FrameHeader.Size + 4);
+            new FrameHeader(4, type, FrameFlags.None, streamId).Write(frame);
+            BinaryPrimitives.WriteInt32LittleEndian(frame[FrameHeader.Size..], bytes);
+            _writer.Advance(FrameHeader.Size + 4);
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
     }
 
     /// <summary>Routes response frames until the channel closes; then every request still in flight is told the worker is lost.</summary>

@@ -11,6 +11,21 @@ internal static class RequestTarget
     /// <summary>Decodes the path of <paramref name="rawTarget"/> into <paramref name="path"/>; returns the query string.</summary>
     public static string Split(string rawTarget, ArrayBufferWriter<byte> path)
     {
+        Span<byte> destination = path.GetSpan(MaxPathBytes(rawTarget));
+        string query = Split(rawTarget, destination, out int length);
+        path.Advance(length);
+        return query;
+    }
+
+    /// <summary>The most bytes a decoded path of <paramref name="rawTarget"/> can take.</summary>
+    public static int MaxPathBytes(string rawTarget) => Math.Max(1, rawTarget.Length * 3);
+
+    /// <summary>
+    /// Decodes the path of <paramref name="rawTarget"/> into <paramref name="destination"/> (at least
+    /// <see cref="MaxPathBytes"/> long); returns the query string.
+    /// </summary>
+    public static string Split(string rawTarget, Span<byte> destination, out int pathLength)
+    {
         ReadOnlySpan<char> target = rawTarget;
         int fragment = target.IndexOf('#');
         if (fragment >= 0)
@@ -26,13 +41,12 @@ internal static class RequestTarget
         int question = target.IndexOf('?');
         ReadOnlySpan<char> rawPath = question < 0 ? target : target[..question];
         string query = question < 0 ? "" : target[(question + 1)..].ToString();
-        Decode(rawPath, path);
+        pathLength = Decode(rawPath, destination);
         return query;
     }
 
-    private static void Decode(ReadOnlySpan<char> raw, ArrayBufferWriter<byte> output)
+    private static int Decode(ReadOnlySpan<char> raw, Span<byte> span)
     {
-        Span<byte> span = output.GetSpan(raw.Length * 3);
         int written = 0;
         for (int i = 0; i < raw.Length; i++)
         {
@@ -51,7 +65,7 @@ internal static class RequestTarget
                 written += System.Text.Encoding.UTF8.GetBytes(raw.Slice(i, 1), span[written..]);
             }
         }
-        output.Advance(written);
+        return written;
     }
 
     private static bool IsHex(char c) => char.IsAsciiHexDigit(c);

@@ -26,9 +26,20 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             return;
         }
         string rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
-        var path = new ArrayBufferWriter<byte>(Math.Max(16, rawTarget.Length));
-        string query = RequestTarget.Split(rawTarget, path);
-        ReadOnlyMemory<byte> pathInfo = path.WrittenMemory;
+        byte[] path = ArrayPool<byte>.Shared.Rent(RequestTarget.MaxPathBytes(rawTarget));
+        try
+        {
+            string query = RequestTarget.Split(rawTarget, path, out int pathLength);
+            await DispatchAsync(context, rawTarget, query, path.AsMemory(0, pathLength)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(path);
+        }
+    }
+
+    private async Task DispatchAsync(HttpContext context, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo)
+    {
         if (_prefix.Length > 0)
         {
             // SCRIPT_NAME is the prefix; a path outside it belongs to no app here.
@@ -70,14 +81,12 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
     private async Task ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo)
     {
         Exchange exchange = worker.Open();
-        var head = new ArrayBufferWriter<byte>(1024);
-        RequestHeadWriter.Write(head, context, options.UrlPrefix, pathInfo.Span, rawTarget, query);
         bool hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
         using var bodyDone = new CancellationTokenSource();
         Task pump = Task.CompletedTask;
         try
         {
-            await worker.SendAsync(FrameType.RequestHead, hasBody ? FrameFlags.None : FrameFlags.End, exchange.Id, head.WrittenMemory).ConfigureAwait(false);
+            await worker.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query).ConfigureAwait(false);
             if (hasBody)
             {
                 pump = PumpBodyAsync(context, exchange, bodyDone.Token);
