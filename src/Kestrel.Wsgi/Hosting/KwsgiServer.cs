@@ -45,9 +45,6 @@ public static class KwsgiServer
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.GracefulTimeout);
-        // The front never blocks a thread (Python runs elsewhere), so socket completions and request code run
-        // inline on the epoll threads instead of hopping to the thread pool: fewer context switches per request.
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
