@@ -17,6 +17,8 @@ internal enum FrameType : byte
     Stop = 6,
     /// <summary>Heartbeat; the worker answers <see cref="Pong"/>.</summary>
     Ping = 7,
+    /// <summary>Answer to <see cref="ResponseFile"/> (payload: u8, 1 = the front opened the file and sends it).</summary>
+    FileOpened = 8,
 
     /// <summary>The app is imported; the worker takes requests.</summary>
     Ready = 16,
@@ -32,6 +34,8 @@ internal enum FrameType : byte
     RequestCredit = 21,
     /// <summary>Answer to <see cref="Ping"/>.</summary>
     Pong = 22,
+    /// <summary>The body is a byte range of a file the front sends itself (payload: i64 offset, i64 length, UTF-8 path).</summary>
+    ResponseFile = 23,
 }
 
 /// <summary>Bits in a frame header's flag byte.</summary>

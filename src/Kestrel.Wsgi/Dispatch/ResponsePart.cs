@@ -9,6 +9,8 @@ internal enum ResponsePartKind
     Head,
     /// <summary>Body bytes.</summary>
     Body,
+    /// <summary>The body is a file range (<see cref="Channel.FileReference"/>): the front reads it itself.</summary>
+    File,
     /// <summary>The app failed after its head was sent: the client connection must be dropped.</summary>
     Abort,
     /// <summary>The worker died with the request in flight (502, or a dropped connection once the head is out).</summary>

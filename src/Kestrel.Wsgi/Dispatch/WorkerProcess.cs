@@ -173,6 +173,23 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
+    public async ValueTask SendFileOpenedAsync(uint streamId, bool opened)
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            Span<byte> frame = _writer.GetSpan(FrameHeader.Size + 1);
+            new FrameHeader(1, FrameType.FileOpened, FrameFlags.None, streamId).Write(frame);
+            frame[FrameHeader.Size] = opened ? (byte)1 : (byte)0;
+            _writer.Advance(FrameHeader.Size + 1);
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     public async ValueTask SendCreditAsync(FrameType type, uint streamId, int bytes)
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
@@ -228,20 +245,23 @@ internal sealed class WorkerProcess : IAsyncDisposable
     {
         if (!_exchanges.TryGetValue(header.StreamId, out Exchange? exchange))
         {
-            if (header.Type is FrameType.Pong)
-            {
-                return;
-            }
-            return; // The request ended on the front (client gone); late frames are dropped.
+            return; // Pong, or a late frame of a request that ended on the front (client gone).
         }
         bool end = (header.Flags & FrameFlags.End) != 0;
         switch (header.Type)
         {
             case FrameType.ResponseHead:
             case FrameType.ResponseBody:
+            case FrameType.ResponseFile:
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(header.Length, 1));
                 payload.CopyTo(buffer);
-                exchange.Post(new ResponsePart(header.Type == FrameType.ResponseHead ? ResponsePartKind.Head : ResponsePartKind.Body, buffer, header.Length, end));
+                ResponsePartKind kind = header.Type switch
+                {
+                    FrameType.ResponseHead => ResponsePartKind.Head,
+                    FrameType.ResponseBody => ResponsePartKind.Body,
+                    _ => ResponsePartKind.File,
+                };
+                exchange.Post(new ResponsePart(kind, buffer, header.Length, end));
                 break;
             case FrameType.ResponseAbort:
                 exchange.Post(new ResponsePart(ResponsePartKind.Abort, null, 0, true));

@@ -154,6 +154,9 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
                                     unacknowledged = 0;
                                 }
                                 break;
+                            case ResponsePartKind.File:
+                                written += await SendFileAsync(context, exchange, FileReference.Read(part.Buffer.AsSpan(0, part.Length)), bodyAllowed, limit is long cap ? cap - written : null).ConfigureAwait(false);
+                                break;
                             case ResponsePartKind.Abort:
                                 context.Abort();
                                 return;
@@ -182,6 +185,58 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
             // The client went away; the worker has been told.
+        }
+    }
+
+    /// <summary>
+    /// Sends a file range the app handed to wsgi.file_wrapper straight from the file. The worker waits for
+    /// the answer: if the file cannot be opened here, it streams the bytes itself instead.
+    /// </summary>
+    private static async Task<long> SendFileAsync(HttpContext context, Exchange exchange, FileReference file, bool bodyAllowed, long? room)
+    {
+        Microsoft.Win32.SafeHandles.SafeFileHandle handle;
+        try
+        {
+            handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+        {
+            await exchange.Worker.SendFileOpenedAsync(exchange.Id, opened: false).ConfigureAwait(false);
+            return 0;
+        }
+        using (handle)
+        {
+            await exchange.Worker.SendFileOpenedAsync(exchange.Id, opened: true).ConfigureAwait(false);
+            long remaining = Math.Min(file.Length, Math.Max(0, RandomAccess.GetLength(handle) - file.Offset));
+            if (room is long max)
+            {
+                remaining = Math.Min(remaining, Math.Max(0, max));
+            }
+            if (!bodyAllowed)
+            {
+                return 0;
+            }
+            HttpResponse response = context.Response;
+            if (!response.HasStarted && response.ContentLength is null && !response.Headers.ContainsKey("Transfer-Encoding"))
+            {
+                response.ContentLength = remaining;
+            }
+            long offset = file.Offset, sent = 0;
+            while (remaining > 0)
+            {
+                Memory<byte> buffer = response.BodyWriter.GetMemory((int)Math.Min(remaining, 64 * 1024));
+                int read = await RandomAccess.ReadAsync(handle, buffer[..(int)Math.Min(buffer.Length, remaining)], offset, context.RequestAborted).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break; // the file shrank; Kestrel reports the short body against Content-Length
+                }
+                response.BodyWriter.Advance(read);
+                await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+                offset += read;
+                sent += read;
+                remaining -= read;
+            }
+            return sent;
         }
     }
 

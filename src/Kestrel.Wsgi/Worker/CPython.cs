@@ -29,6 +29,8 @@ internal static unsafe class CPython
 
     /// <summary>The <c>None</c> singleton.</summary>
     public static nint None;
+    public static nint True;
+    public static nint False;
     public static nint RuntimeError;
     public static nint TypeError;
 
@@ -50,6 +52,8 @@ internal static unsafe class CPython
         PyCFunction_NewEx = (delegate* unmanaged<nint, nint, nint, nint>)NativeLibrary.GetExport(lib, "PyCFunction_NewEx");
         PyObject_SetAttrString = (delegate* unmanaged<nint, byte*, nint, int>)NativeLibrary.GetExport(lib, "PyObject_SetAttrString");
         None = NativeLibrary.GetExport(lib, "_Py_NoneStruct");
+        True = NativeLibrary.GetExport(lib, "_Py_TrueStruct");
+        False = NativeLibrary.GetExport(lib, "_Py_FalseStruct");
         RuntimeError = *(nint*)NativeLibrary.GetExport(lib, "PyExc_RuntimeError");
         TypeError = *(nint*)NativeLibrary.GetExport(lib, "PyExc_TypeError");
     }
@@ -64,6 +68,14 @@ internal static unsafe class CPython
         }
         key[name.Length] = 0;
         return PyObject_SetAttrString(obj, key, value);
+    }
+
+    /// <summary>A new reference to <c>True</c> or <c>False</c>.</summary>
+    public static nint NewBool(bool value)
+    {
+        nint result = value ? True : False;
+        Py_IncRef(result);
+        return result;
     }
 
     /// <summary>A new reference to <c>None</c>.</summary>

@@ -32,6 +32,7 @@ internal static unsafe class ChannelFunctions
         Set(module, "_send", CPython.NewFunction("_send", &Send));
         Set(module, "_finish", CPython.NewFunction("_finish", &Finish));
         Set(module, "_abort", CPython.NewFunction("_abort", &Abort));
+        Set(module, "_sendfile", CPython.NewFunction("_sendfile", &SendFile));
     }
 
     private static void Set(PyObject module, string name, nint function)
@@ -256,6 +257,57 @@ internal static unsafe class ChannelFunctions
             data = data[piece.Length..];
         }
         return 1;
+    }
+
+    /// <summary>
+    /// <c>_sendfile(id, head, path, offset, length)</c> → True when the front sends that file range itself;
+    /// False when it cannot open the file (the caller then streams the bytes). <c>head</c> is sent first.
+    /// </summary>
+    [UnmanagedCallersOnly]
+    private static nint SendFile(nint self, nint* args, nint nargs)
+    {
+        try
+        {
+            if (!TryGetRequest(args, nargs, 5, out WorkerRequest? request)
+                || !CPython.TryGetBytes(args[1], out ReadOnlySpan<byte> head)
+                || !CPython.TryGetBytes(args[2], out ReadOnlySpan<byte> path))
+            {
+                return 0;
+            }
+            long offset = CPython.PyLong_AsLong(args[3]);
+            long length = CPython.PyLong_AsLong(args[4]);
+            if (CPython.PyErr_Occurred() != 0)
+            {
+                return 0;
+            }
+            byte[] reference = new byte[16 + path.Length];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(reference, offset);
+            System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(reference.AsSpan(8), length);
+            path.CopyTo(reference.AsSpan(16));
+            s_channel.Send(FrameType.ResponseHead, FrameFlags.None, request.Id, head);
+            s_channel.Send(FrameType.ResponseFile, FrameFlags.None, request.Id, reference);
+
+            nint state = CPython.PyEval_SaveThread();
+            bool opened;
+            try
+            {
+                opened = s_channel.WaitFileOpened(request);
+            }
+            finally
+            {
+                CPython.PyEval_RestoreThread(state);
+            }
+            if (request.Cancelled)
+            {
+                CPython.SetError(s_clientDisconnected, "the client disconnected");
+                return 0;
+            }
+            return CPython.NewBool(opened);
+        }
+        catch (Exception ex)
+        {
+            return Fail(ex);
+        }
     }
 
     /// <summary><c>_abort(id)</c>: the app failed after the head went out; the front drops the connection.</summary>

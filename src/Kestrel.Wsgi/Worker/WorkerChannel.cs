@@ -96,6 +96,14 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
         return wait.Granted;
     }
 
+    /// <summary>Waits for the front's answer to a file reference (call without the GIL); false if it cannot send the file.</summary>
+    public bool WaitFileOpened(WorkerRequest request)
+    {
+        var wait = new FileWait(request);
+        WaitFor(ref wait);
+        return wait.Opened;
+    }
+
     private bool TryNow<T>(ref T wait) where T : struct, IWait
     {
         lock (_sync)
@@ -257,6 +265,13 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
                     _requestEvent = true;
                 }
                 break;
+            case FrameType.FileOpened:
+                if (_requests.TryGetValue(header.StreamId, out request))
+                {
+                    request.FileOpened = payload.Length > 0 && payload[0] == 1;
+                    _requestEvent = true;
+                }
+                break;
             case FrameType.Ping:
                 Send(FrameType.Pong, FrameFlags.None, 0, default);
                 break;
@@ -373,6 +388,25 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
                 return true;
             }
             return false;
+        }
+    }
+
+    private struct FileWait(WorkerRequest request) : IWait
+    {
+        public bool Opened;
+
+        public bool TryFinish(WorkerChannel channel)
+        {
+            if (request.Cancelled)
+            {
+                return true;
+            }
+            if (request.FileOpened is not bool opened)
+            {
+                return false;
+            }
+            Opened = opened;
+            return true;
         }
     }
 

@@ -27,6 +27,9 @@ internal sealed class WorkerRequest(uint id, byte[] head, bool hasNoBody)
     /// <summary>Response body bytes that may still be sent before the front acknowledges more.</summary>
     public int ResponseCredit { get; set; } = FlowWindow.Size;
 
+    /// <summary>The front's answer to a file reference: null while none came, true when it sends the file.</summary>
+    public bool? FileOpened { get; set; }
+
     /// <summary>Body bytes consumed and not yet acknowledged; touched only by the thread running the request.</summary>
     public int Unacknowledged { get; set; }
 }

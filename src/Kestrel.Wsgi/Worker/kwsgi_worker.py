@@ -6,6 +6,7 @@ attributes of this module before calling anything here; each worker thread runs 
 
 import importlib
 import os
+import stat
 import sys
 import traceback
 
@@ -244,6 +245,46 @@ class FileWrapper:
         raise StopIteration
 
 
+def _file_path(fd, filelike):
+    """The path that names the open file fd, or None when none does (a pipe, a deleted temp file)."""
+    try:
+        if sys.platform.startswith("linux"):
+            path = os.readlink(f"/proc/self/fd/{fd}")
+        else:
+            path = os.path.abspath(os.fsdecode(filelike.name))
+        opened, named = os.fstat(fd), os.stat(path)
+    except (AttributeError, OSError, TypeError, ValueError):
+        return None
+    if (opened.st_dev, opened.st_ino) != (named.st_dev, named.st_ino):
+        return None
+    return path
+
+
+def _send_file(request_id, response, wrapper):
+    """Hands a real file to the front, which sends it from disk (PEP 3333 wsgi.file_wrapper).
+
+    Sends from the file's current position to its end (or to Content-Length when the app gave one).
+    Returns True when the front sends it; None when the file is not a regular named file (nothing was
+    sent); False when the front could not open it (the head was sent; the caller streams the bytes)."""
+    filelike = wrapper.filelike
+    try:
+        fd = filelike.fileno()
+        position = filelike.tell()
+        size = os.fstat(fd).st_size
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+    except (AttributeError, OSError, ValueError):
+        return None
+    path = _file_path(fd, filelike)
+    if path is None:
+        return None
+    length = max(0, size - position)
+    head = response.head
+    if not response.has_length:
+        head += b"\0Content-Length\0" + str(length).encode("ascii")
+    return _sendfile(request_id, head, os.fsencode(path), position, length)
+
+
 # ---------------------------------------------------------------- start_response
 
 def _encode_head(status, headers):
@@ -373,6 +414,13 @@ def _handle(app, base, request_id, head, no_body):
             _finish(request_id, head, body)
             return
         is_head = environ["REQUEST_METHOD"] == "HEAD"
+        if type(result) is FileWrapper and response.head is not None and not response.sent:
+            handed = _send_file(request_id, response, result)
+            if handed:
+                _finish(request_id, None, None)
+                return
+            if handed is not None:
+                response.sent = True  # the head went out with the refused file reference
         for data in result:
             if type(data) is not bytes:
                 data = _as_bytes(data)
