@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Kestrel.Wsgi.Dispatch;
+using Kestrel.Wsgi.Front.StaticFiles;
 using Kestrel.Wsgi.Hosting;
 
 namespace Kestrel.Wsgi.Cli;
@@ -23,13 +24,20 @@ internal static class CommandLine
     private static readonly Option<string?> s_chdir = new("--chdir") { Description = "Change to this folder before loading the app; it goes first on sys.path." };
     private static readonly Option<string?> s_urlPrefix = new("--url-prefix") { Description = "Serve the app below this path: it becomes SCRIPT_NAME." };
     private static readonly Option<double> s_gracefulTimeout = new("--graceful-timeout") { Description = "Seconds in-flight requests may take to finish after a stop signal (default 30).", DefaultValueFactory = _ => 30 };
+    private static readonly Option<string[]> s_static = new("--static")
+    {
+        Description = "Serve URL path from FOLDER without Python, as URL=FOLDER (repeatable; FOLDER is relative to --chdir), e.g. /static=./static.",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+    private static readonly Option<long> s_staticMaxAge = new("--static-max-age") { Description = "Cache-Control max-age in seconds for static files without a content hash in their name (default 3600; 0: no-cache).", DefaultValueFactory = _ => 3600 };
     private static readonly Option<int> s_maxQueue = new("--max-queue") { Description = "Requests that may wait for a free worker before new ones get 503 (default 1024).", DefaultValueFactory = _ => 1024 };
 
     public static async Task<int> RunAsync(string[] args)
     {
         var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes.")
         {
-            s_app, s_host, s_port, s_workers, s_threads, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue,
+            s_app, s_host, s_port, s_workers, s_threads, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
         };
         ParseResult parsed = root.Parse(args);
         bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
@@ -147,6 +155,17 @@ internal static class CommandLine
             throw new UsageException($"--url-prefix {urlPrefix} must start with /");
         }
 
+        var staticMounts = new List<StaticMount>();
+        foreach (string mount in parsed.GetValue(s_static) ?? [])
+        {
+            staticMounts.Add(StaticMount.Parse(mount));
+        }
+        long staticMaxAge = parsed.GetValue(s_staticMaxAge);
+        if (staticMaxAge is < 0 or > 31536000)
+        {
+            throw new UsageException($"--static-max-age {staticMaxAge} must be between 0 and 31536000 seconds");
+        }
+
         return new KwsgiOptions
         {
             App = parsed.GetValue(s_app)!,
@@ -160,6 +179,8 @@ internal static class CommandLine
             UrlPrefix = urlPrefix,
             GracefulTimeout = TimeSpan.FromSeconds(graceful),
             MaxQueue = maxQueue,
+            StaticMounts = staticMounts,
+            StaticMaxAge = TimeSpan.FromSeconds(staticMaxAge),
         };
     }
 }

@@ -1,3 +1,5 @@
+using Kestrel.Wsgi.Front.StaticFiles;
+
 namespace Kestrel.Wsgi.Hosting;
 
 /// <summary>Everything the command line decides about a server.</summary>
@@ -35,4 +37,10 @@ public sealed record KwsgiOptions
 
     /// <summary>Requests that may wait for a free worker thread before new ones get 503.</summary>
     public int MaxQueue { get; init; } = 1024;
+
+    /// <summary>URL paths answered from folders by the front (<c>--static</c>), never by Python.</summary>
+    public IReadOnlyList<StaticMount> StaticMounts { get; init; } = [];
+
+    /// <summary>Cache-Control max-age for static files whose names carry no content hash (hashed ones are immutable).</summary>
+    public TimeSpan StaticMaxAge { get; init; } = TimeSpan.FromHours(1);
 }

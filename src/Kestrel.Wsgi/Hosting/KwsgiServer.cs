@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
+using Kestrel.Wsgi.Front.StaticFiles;
 using Kestrel.Wsgi.Python;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -33,6 +34,8 @@ public static class KwsgiServer
         {
             address = options.Host == "localhost" ? IPAddress.Loopback : throw new UsageException($"--host {options.Host} is not an IP address");
         }
+        // Relative static folders are relative to the folder the app runs in.
+        StaticFileSettings staticFiles = StaticFileSettings.Resolve(options.StaticMounts, options.StaticMaxAge);
         PythonInstallation python = PythonLocator.Locate(options.Python);
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
@@ -61,9 +64,17 @@ public static class KwsgiServer
         builder.Services.AddSingleton<Supervisor>();
         builder.Services.AddSingleton(new FrontOptions(options.UrlPrefix.TrimEnd('/')));
         builder.Services.AddSingleton<WsgiHandler>();
+        builder.Services.AddSingleton(staticFiles);
+        builder.Services.AddSingleton<StaticFileLoader>();
+        builder.Services.AddSingleton<StaticFileCache>();
+        builder.Services.AddSingleton<StaticFileHandler>();
 
         await using WebApplication app = builder.Build();
         WsgiHandler handler = app.Services.GetRequiredService<WsgiHandler>();
+        if (staticFiles.Roots.Length > 0)
+        {
+            app.Use(app.Services.GetRequiredService<StaticFileHandler>().InvokeAsync);
+        }
         app.Run(handler.InvokeAsync);
 
         Supervisor supervisor = app.Services.GetRequiredService<Supervisor>();
@@ -81,6 +92,10 @@ public static class KwsgiServer
             catch (SocketException ex)
             {
                 throw new UsageException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}");
+            }
+            foreach (StaticRoot root in staticFiles.Roots)
+            {
+                Console.Out.WriteLine($"kwsgi: Serving {root.UrlPath}/ from {root.Folder}");
             }
             string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
             Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{options.Port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");

@@ -1,0 +1,242 @@
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Primitives;
+
+namespace Kestrel.Wsgi.Front.StaticFiles;
+
+/// <summary>
+/// Middleware ahead of <see cref="WsgiHandler"/>: a request whose decoded path is a static mount or below it is
+/// answered here, from the file system, and never reaches Python — a path that names no servable file is 404
+/// rather than the app's business. Only GET and HEAD (405 otherwise). Every other request goes on to the app.
+/// </summary>
+internal sealed class StaticFileHandler(StaticFileSettings settings, StaticFileCache cache)
+{
+    private static readonly StringValues s_allow = "GET, HEAD";
+    private static readonly StringValues s_bytes = "bytes";
+    private static readonly StringValues s_plainText = "text/plain; charset=utf-8";
+    private static readonly byte[] s_notFound = "Not Found\n"u8.ToArray();
+    private static readonly byte[] s_methodNotAllowed = "Method Not Allowed: static files answer GET and HEAD only\n"u8.ToArray();
+    private static readonly UTF8Encoding s_strictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    private readonly StaticRoot[] _roots = settings.Roots;
+
+    public Task InvokeAsync(HttpContext context, RequestDelegate next)
+    {
+        string rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
+        ReadOnlySpan<char> path = PathOf(rawTarget);
+        bool servable = true;
+        if (path.Contains('%'))
+        {
+            // Matched and looked up decoded, as PATH_INFO is: %2e%2e is "..", %2f is "/", and both are refused below.
+            string? decoded = Decode(path);
+            servable = decoded is not null;
+            path = decoded ?? Encoding.Latin1.GetString(PercentDecode(path));
+        }
+        StaticRoot? root = RootOf(path);
+        if (root is null)
+        {
+            return next(context);
+        }
+        string method = context.Request.Method;
+        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
+        {
+            context.Response.Headers.Allow = s_allow;
+            return Reply(context, StatusCodes.Status405MethodNotAllowed, s_methodNotAllowed);
+        }
+        StaticFile? file = servable ? cache.Find(root, path) : null;
+        return file is null ? Reply(context, StatusCodes.Status404NotFound, s_notFound) : Serve(context, file);
+    }
+
+    private static Task Serve(HttpContext context, StaticFile file)
+    {
+        HttpRequest request = context.Request;
+        HttpResponse response = context.Response;
+        IHeaderDictionary asked = request.Headers;
+        IHeaderDictionary headers = response.Headers;
+        StaticRepresentation representation = file.HasSiblings
+            ? file.Select(AcceptEncoding.Choose(asked.AcceptEncoding, file.Brotli is not null, file.Gzip is not null))
+            : file.Identity;
+
+        // What a 304 must repeat from the 200 it stands for (RFC 9110 15.4.5).
+        headers.ETag = representation.ETag;
+        headers.LastModified = representation.LastModifiedHeader;
+        headers.CacheControl = file.CacheControl;
+        if (file.HasSiblings)
+        {
+            headers.Vary = file.Vary;
+        }
+        switch (Precondition.Evaluate(asked, representation))
+        {
+            case PreconditionResult.NotModified:
+                response.StatusCode = StatusCodes.Status304NotModified;
+                return Task.CompletedTask;
+            case PreconditionResult.Failed:
+                response.StatusCode = StatusCodes.Status412PreconditionFailed;
+                response.ContentLength = 0;
+                return Task.CompletedTask;
+        }
+
+        long length = representation.Length;
+        long first = 0;
+        long count = length;
+        // Range is defined for GET only (RFC 9110 14.2): HEAD gets the 200 headers.
+        if (asked.Range.Count > 0 && HttpMethods.IsGet(request.Method) && Precondition.RangeStillValid(asked, representation))
+        {
+            switch (ByteRange.Parse(asked.Range, length, out first, out long last))
+            {
+                case RangeRequest.Partial:
+                    response.StatusCode = StatusCodes.Status206PartialContent;
+                    headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes {first}-{last}/{length}");
+                    count = last - first + 1;
+                    break;
+                case RangeRequest.Unsatisfiable:
+                    response.StatusCode = StatusCodes.Status416RangeNotSatisfiable;
+                    headers.ContentRange = string.Create(CultureInfo.InvariantCulture, $"bytes */{length}");
+                    response.ContentLength = 0;
+                    return Task.CompletedTask;
+                default:
+                    first = 0;
+                    break;
+            }
+        }
+        headers.ContentType = file.ContentType;
+        headers.AcceptRanges = s_bytes;
+        if (representation.Coding != ContentCoding.Identity)
+        {
+            headers.ContentEncoding = representation.ContentEncoding;
+        }
+        response.ContentLength = count;
+        if (HttpMethods.IsHead(request.Method) || count == 0)
+        {
+            return Task.CompletedTask;
+        }
+        if (representation.Body is byte[] body)
+        {
+            ValueTask<FlushResult> write = response.BodyWriter.WriteAsync(body.AsMemory((int)first, (int)count), context.RequestAborted);
+            return write.IsCompletedSuccessfully ? Task.CompletedTask : AwaitWriteAsync(context, write);
+        }
+        return SendFromDiskAsync(context, representation.PhysicalPath, first, count);
+    }
+
+    private static async Task AwaitWriteAsync(HttpContext context, ValueTask<FlushResult> write)
+    {
+        try
+        {
+            await write.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // the client left
+        }
+    }
+
+    /// <summary>
+    /// Through the server's send-file feature: servers that can hand a file to the kernel do; Kestrel copies it in
+    /// 64 KiB pieces without holding it in memory.
+    /// </summary>
+    private static async Task SendFromDiskAsync(HttpContext context, string path, long offset, long count)
+    {
+        try
+        {
+            await context.Features.Get<IHttpResponseBodyFeature>()!.SendFileAsync(path, offset, count, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // the client left
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Deleted, shortened or locked since it was checked: 404 while nothing went out, else cut the response short.
+            if (context.Response.HasStarted)
+            {
+                context.Abort();
+                return;
+            }
+            context.Response.Clear();
+            await Reply(context, StatusCodes.Status404NotFound, s_notFound).ConfigureAwait(false);
+        }
+    }
+
+    private static Task Reply(HttpContext context, int status, byte[] message)
+    {
+        HttpResponse response = context.Response;
+        response.StatusCode = status;
+        response.Headers.ContentType = s_plainText;
+        response.ContentLength = message.Length;
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return Task.CompletedTask;
+        }
+        ValueTask<FlushResult> write = response.BodyWriter.WriteAsync(message, context.RequestAborted);
+        return write.IsCompletedSuccessfully ? Task.CompletedTask : AwaitWriteAsync(context, write);
+    }
+
+    private StaticRoot? RootOf(ReadOnlySpan<char> path)
+    {
+        foreach (StaticRoot root in _roots)
+        {
+            string prefix = root.UrlPath;
+            if (path.StartsWith(prefix, StringComparison.Ordinal) && (path.Length == prefix.Length || path[prefix.Length] == '/'))
+            {
+                return root;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>The path of a request target: origin form up to '?' or '#', or the path of an absolute form (RFC 9112 3.2).</summary>
+    private static ReadOnlySpan<char> PathOf(string rawTarget)
+    {
+        ReadOnlySpan<char> target = rawTarget;
+        if (target.Length > 0 && target[0] != '/' && target.IndexOf("://") is int scheme and >= 0)
+        {
+            int slash = target[(scheme + 3)..].IndexOf('/');
+            target = slash < 0 ? "/" : target[(scheme + 3 + slash)..];
+        }
+        int end = target.IndexOfAny('?', '#');
+        return end < 0 ? target : target[..end];
+    }
+
+    /// <summary>Percent-decodes to bytes, then reads them as UTF-8; null when they are not UTF-8 (no file has that name).</summary>
+    private static string? Decode(ReadOnlySpan<char> path)
+    {
+        byte[] bytes = PercentDecode(path);
+        try
+        {
+            return s_strictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
+
+    private static byte[] PercentDecode(ReadOnlySpan<char> path)
+    {
+        byte[] buffer = new byte[path.Length * 3];
+        int written = 0;
+        for (int i = 0; i < path.Length; i++)
+        {
+            char c = path[i];
+            if (c == '%' && i + 2 < path.Length && char.IsAsciiHexDigit(path[i + 1]) && char.IsAsciiHexDigit(path[i + 2]))
+            {
+                buffer[written++] = (byte)((HexValue(path[i + 1]) << 4) | HexValue(path[i + 2]));
+                i += 2;
+            }
+            else if (c < 0x80)
+            {
+                buffer[written++] = (byte)c;
+            }
+            else
+            {
+                written += Encoding.UTF8.GetBytes(path.Slice(i, 1), buffer.AsSpan(written));
+            }
+        }
+        return buffer.AsSpan(0, written).ToArray();
+    }
+
+    private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
