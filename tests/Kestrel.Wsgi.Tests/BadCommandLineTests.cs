@@ -23,6 +23,8 @@ public sealed partial class BadCommandLineTests
         Assert.DoesNotContain("   at ", exit.Stderr);
         Assert.DoesNotContain("Exception", exit.Stderr);
         Assert.False(DotnetFrameRegex().IsMatch(exit.Stdout), $"a .NET stack trace on stdout; {exit}");
+        Assert.DoesNotContain("   at ", exit.Stdout);
+        Assert.DoesNotContain("Exception", exit.Stdout);
     }
 
     private static string[] Expand(string args, int port) =>

@@ -47,6 +47,8 @@ public static class KwsgiServer
         });
         builder.Logging.SetMinimumLevel(LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        // A host that fails to start (port in use) is reported as one sentence, not a logged stack trace.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.GracefulTimeout);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
