@@ -19,6 +19,7 @@ internal static class CommandLine
     private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080)." };
     private static readonly Option<int?> s_workers = new("--workers", "-w") { Description = "Worker processes, each with its own Python interpreter (default: processor count)." };
     private static readonly Option<int> s_threads = new("--threads", "-t") { Description = "Requests each worker runs at once (default 4).", DefaultValueFactory = _ => 4 };
+    private static readonly Option<int?> s_pipeline = new("--pipeline") { Description = "Requests each worker may hold queued beyond the ones it runs (default: as many as --threads; 0 queues only in the front)." };
     private static readonly Option<string?> s_python = new("--python") { Description = "Python interpreter or virtualenv folder (default: VIRTUAL_ENV, else python3 on PATH)." };
     private static readonly Option<bool> s_call = new("--call") { Description = "Call APP's attribute to get the app (an application factory)." };
     private static readonly Option<string?> s_chdir = new("--chdir") { Description = "Change to this folder before loading the app; it goes first on sys.path." };
@@ -37,7 +38,7 @@ internal static class CommandLine
     {
         var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes.")
         {
-            s_app, s_host, s_port, s_workers, s_threads, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
+            s_app, s_host, s_port, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
         };
         ParseResult parsed = root.Parse(args);
         bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
@@ -141,6 +142,11 @@ internal static class CommandLine
         {
             throw new UsageException($"--threads {threads} must be between 1 and 1024");
         }
+        int? pipeline = parsed.GetValue(s_pipeline);
+        if (pipeline is < 0 or > 1024)
+        {
+            throw new UsageException($"--pipeline {pipeline} must be between 0 and 1024");
+        }
         if (graceful < 0 || double.IsNaN(graceful))
         {
             throw new UsageException($"--graceful-timeout {graceful} must not be negative");
@@ -174,6 +180,7 @@ internal static class CommandLine
             Port = port,
             Workers = workers,
             Threads = threads,
+            Pipeline = pipeline,
             Python = parsed.GetValue(s_python),
             Chdir = parsed.GetValue(s_chdir),
             UrlPrefix = urlPrefix,

@@ -27,8 +27,8 @@ public sealed class ProcessModelTests
     [Fact]
     public async Task FullQueue_Answers503WithRetryAfter_ThenRecovers()
     {
-        // One worker thread and room for one waiter: the third concurrent request has nowhere to go.
-        await using var server = await KwsgiProcess.StartAsync("slow:app", "--workers", "1", "--threads", "1", "--max-queue", "1");
+        // One worker thread, no pipeline and room for one waiter: the third concurrent request has nowhere to go.
+        await using var server = await KwsgiProcess.StartAsync("slow:app", "--workers", "1", "--threads", "1", "--pipeline", "0", "--max-queue", "1");
         Task<HttpResponseMessage> running = server.Client.GetAsync("/?s=1.5");
         await Task.Delay(300);
         Task<HttpResponseMessage> queued = server.Client.GetAsync("/?s=0");
@@ -43,6 +43,24 @@ public sealed class ProcessModelTests
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
         Assert.Equal("slept", await server.Client.GetStringAsync("/?s=0"));
+    }
+
+    [Fact]
+    public async Task Pipeline_QueuesInTheWorker_BeforeTheFrontQueue()
+    {
+        // One thread, a pipeline of one and no front queue: two requests fit, the third is refused.
+        await using var server = await KwsgiProcess.StartAsync("slow:app", "--workers", "1", "--threads", "1", "--pipeline", "1", "--max-queue", "0");
+        Task<HttpResponseMessage> running = server.Client.GetAsync("/?s=1");
+        await Task.Delay(300);
+        Task<HttpResponseMessage> pipelined = server.Client.GetAsync("/?s=0");
+        await Task.Delay(300);
+        using HttpResponseMessage refused = await server.Client.GetAsync("/?s=0");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.False(pipelined.IsCompleted, "the pipelined request ran before the thread was free");
+        using HttpResponseMessage first = await running;
+        using HttpResponseMessage second = await pipelined;
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
     }
 
     [Fact]

@@ -2,17 +2,17 @@ namespace Kestrel.Wsgi.Dispatch;
 
 /// <summary>
 /// Per-request, least-loaded dispatch: a request goes to the live worker with the fewest requests in
-/// flight, as long as one has a free thread; otherwise it waits in a bounded FIFO queue, and past that
-/// bound it is refused (503).
+/// flight, as long as one has room (its threads plus a short pipeline); otherwise it waits in a bounded
+/// FIFO queue, and past that bound it is refused (503).
 /// </summary>
-internal sealed class WorkerPool(int workerCount, int threadsPerWorker, int maxQueue)
+internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int maxQueue)
 {
     private readonly WorkerProcess?[] _workers = new WorkerProcess?[workerCount];
     private readonly Queue<TaskCompletionSource<WorkerProcess>> _waiting = new();
     private readonly Lock _lock = new();
     private int _rotation;
 
-    public int Capacity => threadsPerWorker;
+    public int Capacity => requestsPerWorker;
 
     /// <summary>A worker with a free thread, reserved for one request; null when the queue is full.</summary>
     public ValueTask<WorkerProcess?> AcquireAsync(CancellationToken cancellationToken)
@@ -94,7 +94,7 @@ internal sealed class WorkerPool(int workerCount, int threadsPerWorker, int maxQ
         for (int i = 0; i < count; i++)
         {
             WorkerProcess? candidate = _workers[(start + i) % count];
-            if (candidate is not null && candidate.IsAlive && candidate.InFlight < threadsPerWorker
+            if (candidate is not null && candidate.IsAlive && candidate.InFlight < requestsPerWorker
                 && (best is null || candidate.InFlight < best.InFlight))
             {
                 best = candidate;

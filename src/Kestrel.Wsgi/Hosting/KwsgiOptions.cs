@@ -23,6 +23,13 @@ public sealed record KwsgiOptions
     /// <summary>Requests each worker runs at once, on as many Python threads.</summary>
     public int Threads { get; init; } = 4;
 
+    /// <summary>
+    /// Requests a worker may hold queued beyond the <see cref="Threads"/> it runs, so a thread that finishes
+    /// finds its next request already there instead of waiting a round trip to the front; null means
+    /// as many as <see cref="Threads"/>.
+    /// </summary>
+    public int? Pipeline { get; init; }
+
     /// <summary>Interpreter or virtualenv folder; null to use VIRTUAL_ENV or PATH.</summary>
     public string? Python { get; init; }
 

@@ -62,7 +62,7 @@ public static class KwsgiServer
 
         var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
         builder.Services.AddSingleton(launch);
-        builder.Services.AddSingleton(new WorkerPool(options.Workers, options.Threads, options.MaxQueue));
+        builder.Services.AddSingleton(new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? options.Threads), options.MaxQueue));
         builder.Services.AddSingleton<Supervisor>();
         builder.Services.AddSingleton(new FrontOptions(options.UrlPrefix.TrimEnd('/')));
         builder.Services.AddSingleton<WsgiHandler>();
