@@ -38,17 +38,17 @@ public static class KwsgiServer
         StaticFileSettings staticFiles = StaticFileSettings.Resolve(options.StaticMounts, options.StaticMaxAge);
         PythonInstallation python = PythonLocator.Locate(options.Python);
 
+        // The workers start first and load the app while the front builds its host: the slowest part of
+        // start-up (interpreter and app import) overlaps the rest.
+        using ILoggerFactory loggerFactory = LoggerFactory.Create(ConfigureLogging);
+        var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
+        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? options.Threads), options.MaxQueue);
+        var supervisor = new Supervisor(launch, pool, loggerFactory.CreateLogger<Supervisor>());
+        Task workersReady = supervisor.StartAsync(CancellationToken.None);
+
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSimpleConsole(console =>
-        {
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
-        });
-        builder.Logging.SetMinimumLevel(LogLevel.Information);
-        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
-        // A host that fails to start (port in use) is reported as one sentence, not a logged stack trace.
-        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
+        builder.Services.AddSingleton(loggerFactory);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.GracefulTimeout);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
@@ -60,10 +60,7 @@ public static class KwsgiServer
             kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         });
 
-        var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
-        builder.Services.AddSingleton(launch);
-        builder.Services.AddSingleton(new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? options.Threads), options.MaxQueue));
-        builder.Services.AddSingleton<Supervisor>();
+        builder.Services.AddSingleton(pool);
         builder.Services.AddSingleton(new FrontOptions(options.UrlPrefix.TrimEnd('/')));
         builder.Services.AddSingleton<WsgiHandler>();
         builder.Services.AddSingleton(staticFiles);
@@ -79,8 +76,7 @@ public static class KwsgiServer
         }
         app.Run(handler.InvokeAsync);
 
-        Supervisor supervisor = app.Services.GetRequiredService<Supervisor>();
-        await supervisor.StartAsync(CancellationToken.None).ConfigureAwait(false);
+        await workersReady.ConfigureAwait(false);
         try
         {
             try
@@ -109,5 +105,18 @@ public static class KwsgiServer
             await supervisor.StopAsync(options.GracefulTimeout).ConfigureAwait(false);
         }
         return 0;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging)
+    {
+        logging.AddSimpleConsole(console =>
+        {
+            console.SingleLine = true;
+            console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
+        });
+        logging.SetMinimumLevel(LogLevel.Information);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        // A host that fails to start (port in use) is reported as one sentence, not a logged stack trace.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
     }
 }
