@@ -1036,6 +1036,11 @@ def report(records, extras, meta):
         "of its requests does not meet its target.\n")
 
     # extras
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ANALYSIS.md")
+    if os.path.exists(analysis):
+        # Where a target is missed, why: written by hand from profiles, kept next to the numbers.
+        with open(analysis, encoding="utf-8") as f:
+            add(f.read().rstrip() + "\n")
     add("## Start-up, worker cost, worker footprint\n")
     su = extras.get("startup")
     if su:
