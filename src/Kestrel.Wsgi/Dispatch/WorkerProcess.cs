@@ -153,6 +153,27 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Sends one frame whose payload is a (possibly multi-segment) sequence.</summary>
+    public async ValueTask SendAsync(FrameType type, uint streamId, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
+            new FrameHeader((int)payload.Length, type, FrameFlags.None, streamId).Write(header);
+            _writer.Advance(FrameHeader.Size);
+            foreach (ReadOnlyMemory<byte> segment in payload)
+            {
+                _writer.Write(segment.Span);
+            }
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     /// <summary>Encodes and sends a request head frame (the environ pairs, see <see cref="RequestHeadWriter"/>) without allocating.</summary>
     public async ValueTask SendRequestHeadAsync(uint streamId, FrameFlags flags, Microsoft.AspNetCore.Http.HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query)
     {

@@ -283,16 +283,15 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             {
                 ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                foreach (ReadOnlyMemory<byte> segment in buffer)
+                // Kestrel hands the body over in small pooled blocks; frames gather them up to MaxChunk,
+                // so a large upload costs one frame and one send per 64 KiB, not per block.
+                ReadOnlySequence<byte> rest = buffer;
+                while (!rest.IsEmpty)
                 {
-                    ReadOnlyMemory<byte> rest = segment;
-                    while (!rest.IsEmpty)
-                    {
-                        ReadOnlyMemory<byte> piece = rest[..Math.Min(rest.Length, FlowWindow.MaxChunk)];
-                        await exchange.TakeRequestCreditAsync(piece.Length, cancellationToken).ConfigureAwait(false);
-                        await exchange.Worker.SendAsync(FrameType.RequestBody, FrameFlags.None, exchange.Id, piece, cancellationToken).ConfigureAwait(false);
-                        rest = rest[piece.Length..];
-                    }
+                    ReadOnlySequence<byte> piece = rest.Slice(0, Math.Min(rest.Length, FlowWindow.MaxChunk));
+                    await exchange.TakeRequestCreditAsync((int)piece.Length, cancellationToken).ConfigureAwait(false);
+                    await exchange.Worker.SendAsync(FrameType.RequestBody, exchange.Id, piece, cancellationToken).ConfigureAwait(false);
+                    rest = rest.Slice(piece.End);
                 }
                 body.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
