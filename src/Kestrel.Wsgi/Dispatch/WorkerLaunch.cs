@@ -35,6 +35,12 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
         {
             info.ArgumentList.Add(argument);
         }
+        // A worker allocates little managed memory per request; the default gen0 budget (sized to the CPU
+        // cache) only shows up as resident memory in every worker. Only settable from the environment.
+        if (Environment.GetEnvironmentVariable("DOTNET_GCgen0size") is null)
+        {
+            info.Environment["DOTNET_GCgen0size"] = "0x400000";
+        }
         // Output the app prints reaches the log at once, not when a buffer fills.
         if (Environment.GetEnvironmentVariable("PYTHONUNBUFFERED") is null)
         {
