@@ -12,8 +12,6 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
     private readonly Lock _lock = new();
     private int _rotation;
 
-    public int Capacity => requestsPerWorker;
-
     /// <summary>A worker with a free thread, reserved for one request; null when the queue is full.</summary>
     public ValueTask<WorkerProcess?> AcquireAsync(CancellationToken cancellationToken)
     {
