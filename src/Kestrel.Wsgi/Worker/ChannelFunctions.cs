@@ -53,7 +53,7 @@ internal static unsafe class ChannelFunctions
     {
         try
         {
-            WorkerRequest? request = TakeRequest();
+            WorkerRequest? request = s_channel.NextRequest();
             if (request is null)
             {
                 return CPython.NewNone();
@@ -71,24 +71,6 @@ internal static unsafe class ChannelFunctions
         }
     }
 
-    /// <summary>The next request to run, waiting without the GIL when none is queued; null when the worker stops.</summary>
-    private static WorkerRequest? TakeRequest()
-    {
-        if (s_channel.TryNextRequest(out WorkerRequest? request))
-        {
-            return request;
-        }
-        nint state = CPython.PyEval_SaveThread();
-        try
-        {
-            return s_channel.NextRequest();
-        }
-        finally
-        {
-            CPython.PyEval_RestoreThread(state);
-        }
-    }
-
     /// <summary><c>_read(id)</c> → the next piece of the request body; <c>b""</c> at its end.</summary>
     [UnmanagedCallersOnly]
     private static nint Read(nint self, nint* args, nint nargs)
@@ -99,19 +81,7 @@ internal static unsafe class ChannelFunctions
             {
                 return 0;
             }
-            byte[]? piece = s_channel.TryNextBody(request);
-            if (piece is null)
-            {
-                nint state = CPython.PyEval_SaveThread();
-                try
-                {
-                    piece = s_channel.NextBody(request);
-                }
-                finally
-                {
-                    CPython.PyEval_RestoreThread(state);
-                }
-            }
+            byte[] piece = s_channel.NextBody(request);
             if (piece.Length == 0 && request.Cancelled)
             {
                 CPython.SetError(s_clientDisconnected, "the client disconnected before the request body was complete");
@@ -166,19 +136,6 @@ internal static unsafe class ChannelFunctions
         catch (Exception ex)
         {
             return Fail(ex);
-        }
-    }
-
-    private static bool WaitForCredit(WorkerRequest request, int bytes)
-    {
-        nint state = CPython.PyEval_SaveThread();
-        try
-        {
-            return s_channel.ReserveCredit(request, bytes);
-        }
-        finally
-        {
-            CPython.PyEval_RestoreThread(state);
         }
     }
 
@@ -248,7 +205,7 @@ internal static unsafe class ChannelFunctions
         while (!data.IsEmpty)
         {
             ReadOnlySpan<byte> piece = data.Length > FlowWindow.MaxChunk ? data[..FlowWindow.MaxChunk] : data;
-            if (!(s_channel.TryReserveCredit(request, piece.Length) ?? WaitForCredit(request, piece.Length)))
+            if (!s_channel.ReserveCredit(request, piece.Length))
             {
                 CPython.SetError(s_clientDisconnected, "the client disconnected");
                 return 0;
@@ -287,16 +244,7 @@ internal static unsafe class ChannelFunctions
             s_channel.Send(FrameType.ResponseHead, FrameFlags.None, request.Id, head);
             s_channel.Send(FrameType.ResponseFile, FrameFlags.None, request.Id, reference);
 
-            nint state = CPython.PyEval_SaveThread();
-            bool opened;
-            try
-            {
-                opened = s_channel.WaitFileOpened(request);
-            }
-            finally
-            {
-                CPython.PyEval_RestoreThread(state);
-            }
+            bool opened = s_channel.WaitFileOpened(request);
             if (request.Cancelled)
             {
                 CPython.SetError(s_clientDisconnected, "the client disconnected");

@@ -49,66 +49,60 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
         }
     }
 
-    /// <summary>Tries to get the next request without waiting (the GIL can stay held). False: call <see cref="NextRequest"/>.</summary>
-    public bool TryNextRequest(out WorkerRequest? request)
-    {
-        var wait = new RequestWait();
-        bool done = TryNow(ref wait);
-        request = wait.Result;
-        return done;
-    }
+    // The four waits below are called by Python threads holding the GIL; they give it up only if they
+    // must wait (Await), so a request or body piece already there costs no GIL hand-off.
 
-    /// <summary>Waits for the next request (call without the GIL); null once the worker stops taking requests.</summary>
+    /// <summary>The next request; null once the worker stops taking requests.</summary>
     public WorkerRequest? NextRequest()
     {
         var wait = new RequestWait();
-        WaitFor(ref wait);
+        Await(ref wait);
         return wait.Result;
     }
 
-    /// <summary>The next body piece if one is there: null when none yet, empty at the end or when cancelled.</summary>
-    public byte[]? TryNextBody(WorkerRequest request)
-    {
-        var wait = new BodyWait(request);
-        return TryNow(ref wait) ? wait.Result : null;
-    }
-
-    /// <summary>Waits for the next body piece (call without the GIL); empty at the end or when cancelled.</summary>
+    /// <summary>The next body piece; empty at the end of the body or when the request was cancelled.</summary>
     public byte[] NextBody(WorkerRequest request)
     {
         var wait = new BodyWait(request);
-        WaitFor(ref wait);
+        Await(ref wait);
         return wait.Result!;
     }
 
-    /// <summary>Takes <paramref name="bytes"/> of response credit if available now; null when it must wait.</summary>
-    public bool? TryReserveCredit(WorkerRequest request, int bytes)
-    {
-        var wait = new CreditWait(request, bytes);
-        return TryNow(ref wait) ? wait.Granted : null;
-    }
-
-    /// <summary>Waits for response credit (call without the GIL); false when the request was cancelled.</summary>
+    /// <summary>Takes <paramref name="bytes"/> of response credit; false when the request was cancelled.</summary>
     public bool ReserveCredit(WorkerRequest request, int bytes)
     {
         var wait = new CreditWait(request, bytes);
-        WaitFor(ref wait);
+        Await(ref wait);
         return wait.Granted;
     }
 
-    /// <summary>Waits for the front's answer to a file reference (call without the GIL); false if it cannot send the file.</summary>
+    /// <summary>The front's answer to a file reference: false if it cannot send the file.</summary>
     public bool WaitFileOpened(WorkerRequest request)
     {
         var wait = new FileWait(request);
-        WaitFor(ref wait);
+        Await(ref wait);
         return wait.Opened;
     }
 
-    private bool TryNow<T>(ref T wait) where T : struct, IWait
+    /// <summary>Finishes <paramref name="wait"/> at once if it can; otherwise waits for it without the GIL.</summary>
+    private unsafe void Await<T>(ref T wait) where T : struct, IWait
     {
         lock (_sync)
         {
-            return wait.TryFinish(this);
+            if (wait.TryFinish(this))
+            {
+                return;
+            }
+        }
+        // Let go of the lock before taking the GIL back: a thread holding the GIL may be waiting for the lock.
+        nint state = CPython.PyEval_SaveThread();
+        try
+        {
+            WaitFor(ref wait);
+        }
+        finally
+        {
+            CPython.PyEval_RestoreThread(state);
         }
     }
 
