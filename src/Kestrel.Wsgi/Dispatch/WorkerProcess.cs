@@ -15,6 +15,8 @@ namespace Kestrel.Wsgi.Dispatch;
 internal sealed class WorkerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan s_startupTimeout = TimeSpan.FromMinutes(2);
+    private static readonly byte[] s_opened = [1];
+    private static readonly byte[] s_notOpened = [0];
 
     private readonly Process _process;
     private readonly Socket _socket;
@@ -194,22 +196,8 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
-    public async ValueTask SendFileOpenedAsync(uint streamId, bool opened)
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            Span<byte> frame = _writer.GetSpan(FrameHeader.Size + 1);
-            new FrameHeader(1, FrameType.FileOpened, FrameFlags.None, streamId).Write(frame);
-            frame[FrameHeader.Size] = opened ? (byte)1 : (byte)0;
-            _writer.Advance(FrameHeader.Size + 1);
-            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    public ValueTask SendFileOpenedAsync(uint streamId, bool opened) =>
+        SendAsync(FrameType.FileOpened, FrameFlags.None, streamId, opened ? s_opened : s_notOpened);
 
     public async ValueTask SendCreditAsync(FrameType type, uint streamId, int bytes)
     {

@@ -26,26 +26,36 @@ internal static class RequestTarget
     /// </summary>
     public static string Split(string rawTarget, Span<byte> destination, out int pathLength)
     {
-        ReadOnlySpan<char> target = rawTarget;
-        int fragment = target.IndexOf('#');
-        if (fragment >= 0)
+        ReadOnlySpan<char> rawPath = PathOf(rawTarget, out ReadOnlySpan<char> rest);
+        string query = "";
+        if (rest.Length > 0 && rest[0] == '?')
         {
-            target = target[..fragment];
+            int fragment = rest.IndexOf('#');
+            query = (fragment < 0 ? rest[1..] : rest[1..fragment]).ToString();
         }
-        // Absolute form (RFC 9112 3.2.2): the path starts after the authority.
+        pathLength = Decode(rawPath, destination);
+        return query;
+    }
+
+    /// <summary>
+    /// The still-encoded path of <paramref name="rawTarget"/>: after the authority of an absolute-form
+    /// target (RFC 9112 3.2.2), up to the query or fragment; <paramref name="rest"/> is what follows it.
+    /// </summary>
+    public static ReadOnlySpan<char> PathOf(string rawTarget, out ReadOnlySpan<char> rest)
+    {
+        ReadOnlySpan<char> target = rawTarget;
         if (target.Length > 0 && target[0] != '/' && target.IndexOf("://") is int scheme and >= 0)
         {
             int slash = target[(scheme + 3)..].IndexOf('/');
             target = slash < 0 ? "/" : target[(scheme + 3 + slash)..];
         }
-        int question = target.IndexOf('?');
-        ReadOnlySpan<char> rawPath = question < 0 ? target : target[..question];
-        string query = question < 0 ? "" : target[(question + 1)..].ToString();
-        pathLength = Decode(rawPath, destination);
-        return query;
+        int end = target.IndexOfAny('?', '#');
+        rest = end < 0 ? default : target[end..];
+        return end < 0 ? target : target[..end];
     }
 
-    private static int Decode(ReadOnlySpan<char> raw, Span<byte> span)
+    /// <summary>Percent-decodes <paramref name="raw"/> into <paramref name="span"/> (3 bytes per char at most); returns the length.</summary>
+    public static int Decode(ReadOnlySpan<char> raw, Span<byte> span)
     {
         int written = 0;
         for (int i = 0; i < raw.Length; i++)

@@ -26,14 +26,12 @@ internal sealed class StaticFileHandler(StaticFileSettings settings, StaticFileC
     public Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         string rawTarget = context.Features.Get<IHttpRequestFeature>()!.RawTarget;
-        ReadOnlySpan<char> path = PathOf(rawTarget);
+        ReadOnlySpan<char> path = RequestTarget.PathOf(rawTarget, out _);
         bool servable = true;
         if (path.Contains('%'))
         {
             // Matched and looked up decoded, as PATH_INFO is: %2e%2e is "..", %2f is "/", and both are refused below.
-            string? decoded = Decode(path);
-            servable = decoded is not null;
-            path = decoded ?? Encoding.Latin1.GetString(PercentDecode(path));
+            path = Decode(path, out servable);
         }
         StaticRoot? root = RootOf(path);
         if (root is null)
@@ -187,56 +185,27 @@ internal sealed class StaticFileHandler(StaticFileSettings settings, StaticFileC
         return null;
     }
 
-    /// <summary>The path of a request target: origin form up to '?' or '#', or the path of an absolute form (RFC 9112 3.2).</summary>
-    private static ReadOnlySpan<char> PathOf(string rawTarget)
+    /// <summary>Percent-decodes to bytes and reads them as UTF-8; not <paramref name="utf8"/> (no file has that name) when they are not.</summary>
+    private static string Decode(ReadOnlySpan<char> path, out bool utf8)
     {
-        ReadOnlySpan<char> target = rawTarget;
-        if (target.Length > 0 && target[0] != '/' && target.IndexOf("://") is int scheme and >= 0)
-        {
-            int slash = target[(scheme + 3)..].IndexOf('/');
-            target = slash < 0 ? "/" : target[(scheme + 3 + slash)..];
-        }
-        int end = target.IndexOfAny('?', '#');
-        return end < 0 ? target : target[..end];
-    }
-
-    /// <summary>Percent-decodes to bytes, then reads them as UTF-8; null when they are not UTF-8 (no file has that name).</summary>
-    private static string? Decode(ReadOnlySpan<char> path)
-    {
-        byte[] bytes = PercentDecode(path);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(1, path.Length * 3));
         try
         {
-            return s_strictUtf8.GetString(bytes);
+            int length = RequestTarget.Decode(path, buffer);
+            try
+            {
+                utf8 = true;
+                return s_strictUtf8.GetString(buffer, 0, length);
+            }
+            catch (DecoderFallbackException)
+            {
+                utf8 = false;
+                return Encoding.Latin1.GetString(buffer, 0, length);
+            }
         }
-        catch (DecoderFallbackException)
+        finally
         {
-            return null;
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
-
-    private static byte[] PercentDecode(ReadOnlySpan<char> path)
-    {
-        byte[] buffer = new byte[path.Length * 3];
-        int written = 0;
-        for (int i = 0; i < path.Length; i++)
-        {
-            char c = path[i];
-            if (c == '%' && i + 2 < path.Length && char.IsAsciiHexDigit(path[i + 1]) && char.IsAsciiHexDigit(path[i + 2]))
-            {
-                buffer[written++] = (byte)((HexValue(path[i + 1]) << 4) | HexValue(path[i + 2]));
-                i += 2;
-            }
-            else if (c < 0x80)
-            {
-                buffer[written++] = (byte)c;
-            }
-            else
-            {
-                written += Encoding.UTF8.GetBytes(path.Slice(i, 1), buffer.AsSpan(written));
-            }
-        }
-        return buffer.AsSpan(0, written).ToArray();
-    }
-
-    private static int HexValue(char c) => c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
