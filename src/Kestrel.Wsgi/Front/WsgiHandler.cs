@@ -197,7 +197,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         Microsoft.Win32.SafeHandles.SafeFileHandle handle;
         try
         {
-            handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, FileOptions.Asynchronous);
+            handle = File.OpenHandle(file.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
         {
@@ -221,22 +221,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             {
                 response.ContentLength = remaining;
             }
-            long offset = file.Offset, sent = 0;
-            while (remaining > 0)
-            {
-                Memory<byte> buffer = response.BodyWriter.GetMemory((int)Math.Min(remaining, 64 * 1024));
-                int read = await RandomAccess.ReadAsync(handle, buffer[..(int)Math.Min(buffer.Length, remaining)], offset, context.RequestAborted).ConfigureAwait(false);
-                if (read == 0)
-                {
-                    break; // the file shrank; Kestrel reports the short body against Content-Length
-                }
-                response.BodyWriter.Advance(read);
-                await response.BodyWriter.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-                offset += read;
-                sent += read;
-                remaining -= read;
-            }
-            return sent;
+            return await FileBody.CopyAsync(response.BodyWriter, handle, file.Offset, remaining, context.RequestAborted).ConfigureAwait(false);
         }
     }
 

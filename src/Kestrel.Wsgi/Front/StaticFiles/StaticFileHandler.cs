@@ -131,15 +131,17 @@ internal sealed class StaticFileHandler(StaticFileSettings settings, StaticFileC
         }
     }
 
-    /// <summary>
-    /// Through the server's send-file feature: servers that can hand a file to the kernel do; Kestrel copies it in
-    /// 64 KiB pieces without holding it in memory.
-    /// </summary>
+    /// <summary>Large files come from disk, copied once into the response (<see cref="FileBody"/>).</summary>
     private static async Task SendFromDiskAsync(HttpContext context, string path, long offset, long count)
     {
         try
         {
-            await context.Features.Get<IHttpResponseBodyFeature>()!.SendFileAsync(path, offset, count, context.RequestAborted).ConfigureAwait(false);
+            using Microsoft.Win32.SafeHandles.SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            if (await FileBody.CopyAsync(context.Response.BodyWriter, file, offset, count, context.RequestAborted).ConfigureAwait(false) < count
+                && !context.RequestAborted.IsCancellationRequested)
+            {
+                context.Abort(); // the file became shorter since it was checked: cut the response short
+            }
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
