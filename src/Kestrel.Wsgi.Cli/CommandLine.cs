@@ -19,7 +19,7 @@ internal static class CommandLine
     private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080)." };
     private static readonly Option<int?> s_workers = new("--workers", "-w") { Description = "Worker processes, each with its own Python interpreter (default: processor count)." };
     private static readonly Option<int> s_threads = new("--threads", "-t") { Description = "Requests each worker runs at once (default 4).", DefaultValueFactory = _ => 4 };
-    private static readonly Option<int?> s_pipeline = new("--pipeline") { Description = "Requests each worker may hold queued beyond the ones it runs (default: as many as --threads; 0 queues only in the front)." };
+    private static readonly Option<int?> s_pipeline = new("--pipeline") { Description = "Requests each worker may hold queued beyond the ones it runs (default 16; 0 queues only in the front)." };
     private static readonly Option<string?> s_python = new("--python") { Description = "Python interpreter or virtualenv folder (default: VIRTUAL_ENV, else python3 on PATH)." };
     private static readonly Option<bool> s_call = new("--call") { Description = "Call APP's attribute to get the app (an application factory)." };
     private static readonly Option<string?> s_chdir = new("--chdir") { Description = "Change to this folder before loading the app; it goes first on sys.path." };

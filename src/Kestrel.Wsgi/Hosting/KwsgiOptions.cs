@@ -26,9 +26,12 @@ public sealed record KwsgiOptions
     /// <summary>
     /// Requests a worker may hold queued beyond the <see cref="Threads"/> it runs, so a thread that finishes
     /// finds its next request already there instead of waiting a round trip to the front; null means
-    /// as many as <see cref="Threads"/>.
+    /// <see cref="DefaultPipeline"/>.
     /// </summary>
     public int? Pipeline { get; init; }
+
+    /// <summary>Deep enough that a busy worker runs several requests per wake-up (docs/architecture.md, Dispatch).</summary>
+    public const int DefaultPipeline = 16;
 
     /// <summary>Interpreter or virtualenv folder; null to use VIRTUAL_ENV or PATH.</summary>
     public string? Python { get; init; }

@@ -42,7 +42,7 @@ public static class KwsgiServer
         // start-up (interpreter and app import) overlaps the rest.
         using ILoggerFactory loggerFactory = LoggerFactory.Create(ConfigureLogging);
         var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
-        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? options.Threads), options.MaxQueue);
+        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
         var supervisor = new Supervisor(launch, pool, loggerFactory.CreateLogger<Supervisor>());
         Task workersReady = supervisor.StartAsync(CancellationToken.None);
 
