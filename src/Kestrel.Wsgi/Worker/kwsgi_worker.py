@@ -287,16 +287,39 @@ def _send_file(request_id, response, wrapper):
 
 # ---------------------------------------------------------------- start_response
 
+# Encoded heads by (status, headers): most apps send a handful of distinct heads, so the checks and the
+# encoding run once per head rather than once per request. Emptied when full, so heads that never repeat
+# (a cookie per response) cost a miss each, never memory.
+_HEADS = {}
+_HEADS_MAX = 256
+
+
 def _encode_head(status, headers):
     """Checks start_response's arguments (PEP 3333) and encodes them for the channel."""
+    if type(headers) is not list:
+        headers = list(headers)
+    try:
+        key = (status, tuple(headers))
+        encoded = _HEADS.get(key)
+    except TypeError:  # unhashable pieces: the checks below say what is wrong
+        key = encoded = None
+    if encoded is not None:
+        return encoded
+    encoded = _check_and_encode_head(status, headers)
+    if key is not None:
+        if len(_HEADS) >= _HEADS_MAX:
+            _HEADS.clear()
+        _HEADS[key] = encoded
+    return encoded
+
+
+def _check_and_encode_head(status, headers):
     if type(status) is not str:
         raise TypeError(f"status must be a str, not {type(status).__name__}")
     if len(status) < 4 or not status[:3].isdigit() or status[3] != " " or int(status[:3]) < 100:
         raise ValueError(f"status must be a three-digit code, a space and a reason phrase, not {status!r}")
     if "\r" in status or "\n" in status or "\0" in status:
         raise ValueError(f"status must not contain control characters: {status!r}")
-    if type(headers) is not list:
-        headers = list(headers)
     parts = [status]
     has_length = False
     for header in headers:
