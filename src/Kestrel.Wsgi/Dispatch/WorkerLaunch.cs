@@ -41,6 +41,13 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
         {
             info.Environment["DOTNET_GCgen0size"] = "0x400000";
         }
+        // A worker ends with _exit (no runtime shutdown), which would leave the runtime's diagnostic IPC socket
+        // and debugger pipes in the temp folder on every stop; nothing attaches to workers in production.
+        // DOTNET_EnableDiagnostics=1 in kwsgi's environment keeps them for a profiling session.
+        if (Environment.GetEnvironmentVariable("DOTNET_EnableDiagnostics") is null)
+        {
+            info.Environment["DOTNET_EnableDiagnostics"] = "0";
+        }
         // Output the app prints reaches the log at once, not when a buffer fills.
         if (Environment.GetEnvironmentVariable("PYTHONUNBUFFERED") is null)
         {
