@@ -17,8 +17,11 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
         info.FileName = host;
         if (Path.GetFileNameWithoutExtension(host).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {
-            // Started as `dotnet kwsgi.dll`: the worker needs the same assembly.
+            // Started as `dotnet kwsgi.dll`: the worker needs the same assembly. Never a single-file bundle
+            // here (that runs as kwsgi/kwsgi.exe), so Location is a real path.
+#pragma warning disable IL3000
             info.ArgumentList.Add(typeof(WorkerLaunch).Assembly.Location.Replace("Kestrel.Wsgi.dll", "kwsgi.dll", StringComparison.Ordinal));
+#pragma warning restore IL3000
         }
         var settings = new Worker.WorkerSettings
         {
