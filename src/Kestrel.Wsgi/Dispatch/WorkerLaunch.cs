@@ -38,6 +38,12 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
         {
             info.ArgumentList.Add(argument);
         }
+        // The front runs the server GC (its adaptive heap count keeps it small); a worker, one process per
+        // GIL with little managed allocation, wants the workstation GC and no GC threads of its own.
+        if (Environment.GetEnvironmentVariable("DOTNET_gcServer") is null)
+        {
+            info.Environment["DOTNET_gcServer"] = "0";
+        }
         // A worker allocates little managed memory per request; the default gen0 budget (sized to the CPU
         // cache) only shows up as resident memory in every worker. Only settable from the environment.
         if (Environment.GetEnvironmentVariable("DOTNET_GCgen0size") is null)
