@@ -60,6 +60,11 @@ internal static class IisCommand
         {
             return Fail($"unknown option {unknown} for iis {args[0]} (see kwsgi iis {args[0]} --help)");
         }
+        Argument<string> positional = chosen == migrate ? s_webConfig : s_configApp;
+        if (parsed.GetResult(positional) is null or { Tokens.Count: 0 })
+        {
+            return Fail($"iis {args[0]} needs {(chosen == migrate ? "the web.config file to rewrite" : "APP, the app as module:attr")} (see kwsgi iis {args[0]} --help)");
+        }
         if (parsed.Errors.Count > 0)
         {
             return Fail($"{parsed.Errors[0].Message.TrimEnd('.')} (see kwsgi iis {args[0]} --help)");
