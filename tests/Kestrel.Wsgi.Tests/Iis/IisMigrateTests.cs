@@ -185,6 +185,23 @@ public sealed class IisMigrateTests
     }
 
     [Fact]
+    public async Task Migrate_KeepsByteOrderMarkAndCrLfLineEndings()
+    {
+        string site = IisTool.SiteWith("wfastcgi-flask.web.config");
+        string config = Path.Combine(site, "web.config");
+        string text = File.ReadAllText(config).ReplaceLineEndings("\r\n");
+        File.WriteAllBytes(config, [0xEF, 0xBB, 0xBF, .. System.Text.Encoding.UTF8.GetBytes(text)]);
+
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", config));
+        byte[] bytes = File.ReadAllBytes(config);
+        Assert.Equal([0xEF, 0xBB, 0xBF], bytes[..3]);
+        string migrated = System.Text.Encoding.UTF8.GetString(bytes[3..]);
+        Assert.DoesNotContain("\n", migrated.Replace("\r\n", ""));
+        Assert.StartsWith(string.Join("\r\n", text.Split("\r\n")[..2]) + "\r\n", migrated);
+        Assert.Single(IisTool.Load(config).Descendants("httpPlatform"));
+    }
+
+    [Fact]
     public async Task Migrate_GivenPythonAndKwsgi_QuotesPathsWithSpaces()
     {
         string site = IisTool.SiteWith("wfastcgi-django.web.config");
