@@ -7,8 +7,6 @@ public sealed class IisConfigTests
 {
     private const string Python = "/usr/bin/python3";
 
-    private static string NewSite() => Directory.CreateTempSubdirectory("kwsgi-iis-").FullName;
-
     private static async Task<XDocument> ConfigAsync(string site, params string[] args)
     {
         var exit = await IisTool.RunAsync(site, ["config", .. args]);
@@ -19,7 +17,7 @@ public sealed class IisConfigTests
     [Fact]
     public async Task HttpPlatform_IsTheDefault_WithAbsolutePathsLogsAndStartupTime()
     {
-        XDocument config = await ConfigAsync(NewSite(), "--python", Python, "hello:app");
+        XDocument config = await ConfigAsync(IisTool.NewSite(), "--python", Python, "hello:app");
         Assert.NotNull(config.Declaration);
         XElement handler = Assert.Single(IisTool.Handlers(config));
         Assert.Equal("httpPlatformHandler", (string?)handler.Attribute("modules"));
@@ -38,7 +36,7 @@ public sealed class IisConfigTests
     [Fact]
     public async Task AspNetCore_OutOfProcess_WithoutPortArgument()
     {
-        XDocument config = await ConfigAsync(NewSite(), "--handler", "aspNetCore", "--python", Python, "hello:app");
+        XDocument config = await ConfigAsync(IisTool.NewSite(), "--handler", "aspNetCore", "--python", Python, "hello:app");
         Assert.Equal("AspNetCoreModuleV2", (string?)Assert.Single(IisTool.Handlers(config)).Attribute("modules"));
         Assert.Empty(config.Descendants("httpPlatform"));
         XElement section = IisTool.Section(config, "aspNetCore");
@@ -50,7 +48,7 @@ public sealed class IisConfigTests
     [Fact]
     public async Task Static_ServedByIis_IsALocationThatRemovesTheHandler()
     {
-        XDocument config = await ConfigAsync(NewSite(), "--python", Python, "--static", "/static=static", "--static", "/media/img=./media/img", "hello:app");
+        XDocument config = await ConfigAsync(IisTool.NewSite(), "--python", Python, "--static", "/static=static", "--static", "/media/img=./media/img", "hello:app");
         string handler = (string)Assert.Single(IisTool.Handlers(config)).Attribute("name")!;
         var locations = config.Root!.Elements("location").ToList();
         Assert.Equal(["static", "media/img"], locations.Select(l => (string?)l.Attribute("path")));
@@ -66,12 +64,12 @@ public sealed class IisConfigTests
     [Fact]
     public async Task Static_ServedByKwsgi_WhenAskedOrWhenTheFolderHasAnotherName()
     {
-        XDocument byKwsgi = await ConfigAsync(NewSite(), "--python", Python, "--static-by", "kwsgi", "--static", "/static=static", "hello:app");
+        XDocument byKwsgi = await ConfigAsync(IisTool.NewSite(), "--python", Python, "--static-by", "kwsgi", "--static", "/static=static", "hello:app");
         Assert.Empty(byKwsgi.Root!.Elements("location"));
         Assert.Equal(["--port", "%HTTP_PLATFORM_PORT%", "--python", Python, "--static", "/static=static", "hello:app"],
             IisTool.Arguments(IisTool.Section(byKwsgi, "httpPlatform")));
 
-        XDocument renamed = await ConfigAsync(NewSite(), "--python", Python, "--static", "/static=collected", "hello:app");
+        XDocument renamed = await ConfigAsync(IisTool.NewSite(), "--python", Python, "--static", "/static=collected", "hello:app");
         Assert.Empty(renamed.Root!.Elements("location"));
         Assert.Contains("/static=collected", IisTool.Arguments(IisTool.Section(renamed, "httpPlatform")));
     }
@@ -79,7 +77,7 @@ public sealed class IisConfigTests
     [Fact]
     public async Task PythonFolder_StaysAFolder_MadeAbsolute()
     {
-        string site = NewSite();
+        string site = IisTool.NewSite();
         // A virtualenv-shaped folder: bin/python3 → the system interpreter.
         Directory.CreateDirectory(Path.Combine(site, "venv", "bin"));
         File.CreateSymbolicLink(Path.Combine(site, "venv", "bin", "python3"), Python);
@@ -91,14 +89,14 @@ public sealed class IisConfigTests
     [Fact]
     public async Task KwsgiPathWithSpaces_IsKeptWhole()
     {
-        XDocument config = await ConfigAsync(NewSite(), "--kwsgi", "/opt/k wsgi/kwsgi", "--python", Python, "hello:app");
+        XDocument config = await ConfigAsync(IisTool.NewSite(), "--kwsgi", "/opt/k wsgi/kwsgi", "--python", Python, "hello:app");
         Assert.Equal("/opt/k wsgi/kwsgi", (string?)IisTool.Section(config, "httpPlatform").Attribute("processPath"));
     }
 
     [Fact]
     public async Task Output_WritesTheFile_AndBacksUpAnExistingOne()
     {
-        string site = NewSite();
+        string site = IisTool.NewSite();
         File.WriteAllText(Path.Combine(site, "web.config"), "<configuration />");
         var exit = await IisTool.RunAsync(site, "config", "--python", Python, "--output", "web.config", "hello:app");
         IisTool.AssertSucceeded(exit);
@@ -110,7 +108,7 @@ public sealed class IisConfigTests
     [Fact]
     public async Task GeneratedConfig_CanBeMigratedToAspNetCore()
     {
-        string site = NewSite();
+        string site = IisTool.NewSite();
         IisTool.AssertSucceeded(await IisTool.RunAsync(site, "config", "--python", Python, "--static", "/static=static", "-o", "web.config", "hello:app"));
         IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--aspnetcore", "web.config"));
         XDocument config = IisTool.Load(Path.Combine(site, "web.config"));

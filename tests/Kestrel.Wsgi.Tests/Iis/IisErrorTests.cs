@@ -49,7 +49,7 @@ public sealed class IisErrorTests
     public async Task BadInput_ExitsWithCode2_AndOneLine(string what, string args, string mentioned)
     {
         _ = what;
-        string site = Directory.CreateTempSubdirectory("kwsgi-iis-").FullName;
+        string site = IisTool.NewSite();
         foreach (var (name, text) in s_files)
         {
             File.WriteAllText(Path.Combine(site, name), text);

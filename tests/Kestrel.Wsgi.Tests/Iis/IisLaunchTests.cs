@@ -49,7 +49,7 @@ public sealed class IisLaunchTests
     [Fact]
     public async Task GeneratedConfig_StartsKwsgi_ThatServesTheAppAndItsStaticFolder()
     {
-        string site = Directory.CreateTempSubdirectory("kwsgi-iis-").FullName;
+        string site = IisTool.NewSite();
         string body = WriteModule(site, "siteapp", "app");
         Directory.CreateDirectory(Path.Combine(site, "public"));
         File.WriteAllText(Path.Combine(site, "public", "hello.txt"), "static hello");

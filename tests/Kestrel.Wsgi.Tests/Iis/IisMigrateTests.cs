@@ -220,7 +220,7 @@ public sealed class IisMigrateTests
     [Fact]
     public async Task Migrate_VirtualenvInterpreter_GivesTheVirtualenvFolder()
     {
-        string site = Directory.CreateTempSubdirectory("kwsgi-iis-").FullName;
+        string site = IisTool.NewSite();
         string config = Path.Combine(site, "web.config");
         File.WriteAllText(config, """
             <?xml version="1.0" encoding="utf-8"?>

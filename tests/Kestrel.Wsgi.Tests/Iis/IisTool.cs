@@ -21,10 +21,49 @@ public static class IisTool
     public static Task<KwsgiExit> RunAsync(string workingDirectory, params string[] args) =>
         KwsgiProcess.RunToExitAsync(["iis", .. args], Timeout, workingDirectory: workingDirectory);
 
+    private static readonly List<string> s_sites = CreateSiteList();
+
+    private static List<string> CreateSiteList()
+    {
+        var sites = new List<string>();
+        // The site folders of a test run go when the test host exits (the servers started in them are gone by then).
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            lock (sites)
+            {
+                foreach (string site in sites)
+                {
+                    try
+                    {
+                        Directory.Delete(site, recursive: true);
+                    }
+                    catch (IOException)
+                    {
+                    }
+                    catch (UnauthorizedAccessException)
+                    {
+                    }
+                }
+            }
+        };
+        return sites;
+    }
+
+    /// <summary>A fresh, empty site folder in the temp folder, deleted when the test run ends.</summary>
+    public static string NewSite()
+    {
+        string site = Directory.CreateTempSubdirectory("kwsgi-iis-").FullName;
+        lock (s_sites)
+        {
+            s_sites.Add(site);
+        }
+        return site;
+    }
+
     /// <summary>A fresh site folder holding the example as web.config.</summary>
     public static string SiteWith(string example)
     {
-        string site = Directory.CreateTempSubdirectory("kwsgi-iis-").FullName;
+        string site = NewSite();
         File.Copy(Path.Combine(ExamplesDir, example), Path.Combine(site, "web.config"));
         return site;
     }
