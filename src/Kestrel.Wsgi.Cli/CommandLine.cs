@@ -36,7 +36,7 @@ internal static class CommandLine
 
     public static async Task<int> RunAsync(string[] args)
     {
-        var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes.")
+        var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes. For IIS web.config files: kwsgi iis --help.")
         {
             s_app, s_host, s_port, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
         };

@@ -210,9 +210,9 @@ public sealed partial class KwsgiProcess : IAsyncDisposable
     }
 
     /// <summary>Runs kwsgi to completion (killing it after <paramref name="timeout"/>).</summary>
-    public static async Task<KwsgiExit> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout, IDictionary<string, string?>? environment = null)
+    public static async Task<KwsgiExit> RunToExitAsync(IEnumerable<string> args, TimeSpan timeout, IDictionary<string, string?>? environment = null, string? workingDirectory = null)
     {
-        await using var p = Launch(args, environment);
+        await using var p = Launch(args, environment, workingDirectory);
         if (!await p.WaitForExitAsync(timeout))
         {
             string desc = p.Describe();

@@ -1,0 +1,95 @@
+using System.Text.RegularExpressions;
+using System.Xml.Linq;
+
+namespace Kestrel.Wsgi.Cli.Iis;
+
+/// <summary>
+/// Reads a Helicon Zoo site: HeliconZoo_x86/_x64 handlers whose scriptProcessor names a Python engine
+/// (<c>python.2.7.wsgi</c>), and the matching <c>&lt;heliconZoo&gt;&lt;application&gt;</c> with WSGI_APP, PYTHONPATH,
+/// DEPLOY_FILE, ERROR_LOG_DIR and WATCH_FILE_CHANGES_MASK.
+/// </summary>
+internal static partial class HeliconZooSite
+{
+    public static bool IsHeliconPython(XElement add) =>
+        (add.Attr("modules") ?? "").StartsWith("HeliconZoo", StringComparison.OrdinalIgnoreCase)
+        && (add.Attr("scriptProcessor") ?? "").StartsWith("python", StringComparison.OrdinalIgnoreCase);
+
+    // Helicon Zoo expanded the site's physical path; IIS's reverse-proxy handlers start the process in that folder.
+    [GeneratedRegex(@"%APPL_PHYSICAL_PATH%(?<sep>[\\/]?)", RegexOptions.IgnoreCase)]
+    private static partial Regex PhysicalPathRegex();
+
+    public static PythonSite? TryRead(XDocument doc, string siteFolder)
+    {
+        var handlers = doc.Named("handlers").SelectMany(h => h.Children("add")).Where(IsHeliconPython).ToList();
+        if (handlers.Count == 0)
+        {
+            return null;
+        }
+        if (handlers.Select(h => h.Parent).Distinct().Count() > 1)
+        {
+            throw new Hosting.UsageException("Helicon Zoo handlers are declared in several places in this web.config; kwsgi iis migrate handles one <handlers> list: migrate it by hand (see docs/iis.md)");
+        }
+        string engine = handlers[0].Attr("scriptProcessor")!;
+        string appName = (handlers[0].Attr("name") ?? "").Split('#')[0];
+        var site = new PythonSite { Kind = $"Helicon Zoo ({engine})", Handlers = handlers };
+
+        var applications = doc.Named("heliconZoo").SelectMany(z => z.Children("application")).ToList();
+        XElement? application = applications.FirstOrDefault(a => a.Attr("name") == appName)
+            ?? (applications.Count == 1 ? applications[0] : null);
+        if (application is not null)
+        {
+            site.Obsolete.Add(application);
+            site.Changes.Add($"<heliconZoo> application \"{application.Attr("name")}\" removed (IIS refuses a <heliconZoo> section once Helicon Zoo is uninstalled)");
+            foreach (XElement variable in application.Children("environmentVariables").SelectMany(e => e.Children("add")))
+            {
+                Read(variable.Attr("name") ?? "", variable.Attr("value") ?? "", site, siteFolder);
+            }
+        }
+
+        site.Notes.Add($"Helicon Zoo's engine {engine} is defined in applicationHost.config, which names no interpreter here: " +
+            "pass --python (an interpreter or virtualenv folder), or kwsgi uses VIRTUAL_ENV or python on the PATH of the app pool's identity.");
+        if (WfastcgiSite.IsPython2(engine))
+        {
+            site.Notes.Add($"{engine} is Python 2; kwsgi embeds Python 3: the app must run on Python 3.");
+        }
+        site.Notes.Add("Uninstall Helicon Zoo (or remove its handlers from applicationHost.config) once no other site uses it.");
+        return site;
+    }
+
+    private static void Read(string name, string value, PythonSite site, string siteFolder)
+    {
+        if (name.Length == 0)
+        {
+            return;
+        }
+        // APPL_PHYSICAL_PATH ends with a backslash: "%APPL_PHYSICAL_PATH%venv" and "%APPL_PHYSICAL_PATH%\venv" are both .\venv.
+        string local = PhysicalPathRegex().Replace(value, m =>
+            m.Groups["sep"].Value.Length > 0 || m.Index + m.Length == value.Length || value[m.Index + m.Length] == ';' ? "." + m.Groups["sep"].Value : @".\");
+        switch (name.ToUpperInvariant())
+        {
+            case "WSGI_APP":
+                site.App = AppArgument.FromDottedName(value, "WSGI_APP", AppArgument.SearchFolders(siteFolder, null));
+                site.Changes.Add($"WSGI_APP {value.Trim()} → app argument {site.App}");
+                break;
+            case "DEPLOY_FILE":
+                site.Changes.Add("DEPLOY_FILE dropped");
+                site.Notes.Add($"DEPLOY_FILE: Helicon Zoo ran {value} before starting the app; kwsgi does not. Run it as a deployment step, " +
+                    $"in the site folder with the site's Python (python {value}), before IIS starts kwsgi.");
+                break;
+            case "ERROR_LOG_DIR":
+                string log = value.TrimEnd('\\', '/') + @"\kwsgi.log";
+                log = log.Contains(':') || log.StartsWith('\\') || log.StartsWith('.') ? log : @".\" + log;
+                site.SectionAttributes.Add(new("stdoutLogFile", log));
+                site.Changes.Add($"ERROR_LOG_DIR {value} → stdoutLogFile {log}");
+                break;
+            case "WATCH_FILE_CHANGES_MASK":
+                site.Changes.Add("WATCH_FILE_CHANGES_MASK dropped");
+                site.Notes.Add($"WATCH_FILE_CHANGES_MASK ({value}) is not carried over: kwsgi does not restart on file changes yet " +
+                    $"(planned: --reload-include {value}). Recycle the app pool or touch web.config after a deployment.");
+                break;
+            default:
+                site.AddEnvironment(name, local, value == local ? $"heliconZoo {name}" : $"heliconZoo {name} (%APPL_PHYSICAL_PATH% → .)");
+                break;
+        }
+    }
+}

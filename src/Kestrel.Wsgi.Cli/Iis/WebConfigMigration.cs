@@ -1,0 +1,154 @@
+using System.Xml.Linq;
+using Kestrel.Wsgi.Hosting;
+
+namespace Kestrel.Wsgi.Cli.Iis;
+
+/// <summary>
+/// Rewrites a web.config in memory so IIS starts kwsgi: the old handler entry becomes the reverse-proxy one
+/// (same name, so <c>&lt;location&gt;</c> elements removing it still work), a section says how to start kwsgi,
+/// and the settings that belonged to the old handler are removed. Nothing else is touched.
+/// </summary>
+internal static class WebConfigMigration
+{
+    /// <param name="python">--python as given on the command line (overrides what the file says).</param>
+    /// <param name="app">--app as given on the command line (overrides what the file says).</param>
+    /// <returns>False when the file already starts kwsgi the asked way (nothing changed).</returns>
+    public static bool Apply(XDocument doc, PythonSite site, HandlerWriter writer, string kwsgiPath, string? python, string? app)
+    {
+        if (python is not null)
+        {
+            site.Changes.RemoveAll(c => c.StartsWith("--python ", StringComparison.Ordinal));
+            site.Changes.Insert(0, $"--python {python} (given)");
+            site.Python = python;
+        }
+        if (app is not null)
+        {
+            site.Changes.Add($"app argument {app} (given)");
+            site.App = app;
+        }
+        if (site.App is null)
+        {
+            throw new UsageException($"the {site.Kind} configuration does not name the app (wfastcgi may take WSGI_HANDLER from applicationHost.config): pass --app module:attr");
+        }
+        if (site.RunsKwsgi && site.Section!.Name.LocalName == writer.SectionName && python is null && app is null)
+        {
+            return false;
+        }
+
+        var arguments = new List<string>(writer.PortArguments);
+        if (site.Python is not null)
+        {
+            arguments.AddRange(["--python", site.Python]);
+        }
+        arguments.AddRange(site.Options);
+        arguments.Add(site.App);
+        XNamespace ns = doc.Root!.Name.Namespace;
+
+        if (site.Section is { } existing && existing.Name.LocalName == writer.SectionName)
+        {
+            // Same handler, another server behind it: only the command changes.
+            site.Changes.Insert(0, $"<{writer.SectionName}> processPath {existing.Attr("processPath")} → {kwsgiPath}");
+            existing.SetAttributeValue("processPath", kwsgiPath);
+            existing.SetAttributeValue("arguments", WindowsCommandLine.Join(arguments));
+        }
+        else
+        {
+            var attributes = site.SectionAttributes.Where(a => writer.KnownAttributes.Contains(a.Key)).ToList();
+            var dropped = site.SectionAttributes.Where(a => !writer.KnownAttributes.Contains(a.Key)).Select(a => a.Key).ToList();
+            if (dropped.Count > 0)
+            {
+                site.Notes.Add($"<{writer.SectionName}> has no {string.Join(", ", dropped)}: not carried over.");
+            }
+            XElement section = writer.Section(ns, new KwsgiLaunch(kwsgiPath, arguments, site.Environment, attributes));
+            ReplaceHandlers(site, writer, section, ns);
+            site.Changes.Insert(0, $"{site.Kind} → <{writer.SectionName}> starting {kwsgiPath}");
+        }
+        site.Changes.Insert(1, $"arguments=\"{WindowsCommandLine.Join(arguments)}\"");
+
+        var parents = site.Obsolete.Select(e => e.Parent).OfType<XElement>().Distinct().ToList();
+        foreach (XElement obsolete in site.Obsolete)
+        {
+            XmlLayout.Remove(obsolete);
+        }
+        foreach (XElement parent in parents.Where(p => p.Name.LocalName is "appSettings" or "heliconZoo" && XmlLayout.IsEmpty(p)))
+        {
+            XmlLayout.Remove(parent);
+            site.Changes.Add($"empty <{parent.Name.LocalName}> removed");
+        }
+        AddNotes(site, writer);
+        return true;
+    }
+
+    private static void ReplaceHandlers(PythonSite site, HandlerWriter writer, XElement section, XNamespace ns)
+    {
+        if (site.Section is not null)
+        {
+            XmlLayout.Replace(site.Section, section);
+        }
+        if (site.Handlers.Count == 0)
+        {
+            // The proxy handler is inherited from the server level: ask for the other one here.
+            XElement webServer = section.Parent!;
+            XElement? list = webServer.Children("handlers").FirstOrDefault();
+            if (list is null)
+            {
+                list = new XElement(ns + "handlers");
+                XmlLayout.Append(webServer, list);
+            }
+            XmlLayout.Append(list, writer.HandlerEntry(ns, writer.DefaultHandlerName));
+            site.Changes.Add($"handler \"{writer.DefaultHandlerName}\" ({writer.Module}) added");
+            return;
+        }
+        // One entry keeps its name: <location> elements that remove it by name (to let IIS serve a static folder) still
+        // work. The other proxy's conventional name would mislead, unless something refers to it.
+        XElement handlers = site.Handlers[0].Parent!;
+        string? oldName = site.Handlers.Count == 1 ? site.Handlers[0].Attr("name") : null;
+        bool referenced = handlers.Document!.Named("remove").Any(r => r.Parent?.Name.LocalName == "handlers" && r.Attr("name") == oldName);
+        string name = oldName is null || (oldName is "httpPlatformHandler" or "aspNetCore" && !referenced) ? writer.DefaultHandlerName : oldName;
+        XmlLayout.Replace(site.Handlers[0], writer.HandlerEntry(ns, name));
+        foreach (XElement other in site.Handlers.Skip(1))
+        {
+            XmlLayout.Remove(other);
+        }
+        site.Changes.Add(site.Handlers.Count == 1
+            ? $"handler \"{name}\": {site.Handlers[0].Attr("modules")} → {writer.Module}, path *"
+            : $"handlers {string.Join(", ", site.Handlers.Select(h => $"\"{h.Attr("name")}\""))} → one handler \"{name}\" ({writer.Module})");
+        if (site.Section is null)
+        {
+            XmlLayout.InsertAfter(handlers, section);
+        }
+
+        var oldNames = site.Handlers.Select(h => h.Attr("name")).Where(n => n is not null && n != name).ToHashSet();
+        foreach (XElement remove in handlers.Document!.Named("remove").Where(r => r.Parent?.Name.LocalName == "handlers" && oldNames.Contains(r.Attr("name"))))
+        {
+            site.Notes.Add($"A <remove name=\"{remove.Attr("name")}\"> still names the old handler: change it to name=\"{name}\".");
+        }
+    }
+
+    private static void AddNotes(PythonSite site, HandlerWriter writer)
+    {
+        if (site.RunsKwsgi)
+        {
+            return;
+        }
+        if (writer is AspNetCoreWriter && site.Environment.Any(v => v.Value.Contains("%HTTP_PLATFORM_PORT%", StringComparison.OrdinalIgnoreCase)))
+        {
+            site.Notes.Add("An environment variable uses %HTTP_PLATFORM_PORT%, which ANCM does not set: the port is in ASPNETCORE_PORT.");
+        }
+        if (site.Section?.Name.LocalName != writer.SectionName)
+        {
+            site.Notes.Add(writer is AspNetCoreWriter
+                ? "Install the ASP.NET Core Hosting Bundle (it brings the ASP.NET Core Module V2) on the server."
+                : "Install HttpPlatformHandler v1.2 on the server if it is not there yet.");
+        }
+        if (site.Python is not null)
+        {
+            site.Notes.Add($"Let the app pool read the Python folder and kwsgi's folder, e.g. icacls \"{site.Python}\" /grant \"IIS_IUSRS:(OI)(CI)RX\" /T.");
+        }
+        string log = site.SectionAttributes.FirstOrDefault(a => a.Key == "stdoutLogFile").Value ?? writer.DefaultLogFile;
+        if (WindowsPath.Folder(log) is { Length: > 0 } folder and not ".")
+        {
+            site.Notes.Add($"Create the folder {folder} (for stdoutLogFile) in the site folder and let the app pool's identity write to it.");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using System.Xml.Linq;
+using Kestrel.Wsgi.Hosting;
+
+namespace Kestrel.Wsgi.Cli.Iis;
+
+/// <summary>
+/// Reads a wfastcgi site: a FastCgiModule handler whose scriptProcessor is <c>python.exe|…\wfastcgi.py</c>, the
+/// <c>&lt;appSettings&gt;</c> wfastcgi exports to the environment, and the URL Rewrite rule that sends every
+/// request to handler.fcgi when the handler has such a path.
+/// </summary>
+internal static class WfastcgiSite
+{
+    // wfastcgi's own settings: known names are written in capitals (Windows environment names ignore case).
+    private static readonly string[] s_knownNames = ["PYTHONPATH", "WSGI_LOG", "DJANGO_SETTINGS_MODULE", "WSGI_PTVSD_SECRET"];
+
+    public static bool IsFastCgiPython(XElement add) =>
+        string.Equals(add.Attr("modules"), "FastCgiModule", StringComparison.OrdinalIgnoreCase)
+        && add.Attr("scriptProcessor") is { } processor
+        && (processor.Contains("wfastcgi", StringComparison.OrdinalIgnoreCase) || WindowsPath.IsPython(WindowsPath.Program(processor.Split('|')[0])));
+
+    public static PythonSite? TryRead(XDocument doc, string siteFolder)
+    {
+        var handlers = doc.Named("handlers").SelectMany(h => h.Children("add")).Where(IsFastCgiPython).ToList();
+        if (handlers.Count == 0)
+        {
+            return null;
+        }
+        if (handlers.Select(h => h.Parent).Distinct().Count() > 1)
+        {
+            throw new UsageException($"wfastcgi handlers are declared in {handlers.Select(h => h.Parent).Distinct().Count()} places in this web.config; kwsgi iis migrate handles one <handlers> list: migrate it by hand (see docs/iis.md)");
+        }
+        string processor = handlers[0].Attr("scriptProcessor")!;
+        string interpreter = processor.Split('|')[0].Trim();
+        string script = processor.Contains('|') ? processor[(processor.IndexOf('|') + 1)..].Trim() : "";
+        var site = new PythonSite { Kind = "wfastcgi (FastCGI)", Handlers = handlers };
+        site.Python = WindowsPath.PythonHome(interpreter);
+        site.Changes.Add($"--python {site.Python} (from the FastCGI scriptProcessor {interpreter})");
+
+        string? handler = null, altHandler = null;
+        foreach (XElement setting in doc.Root!.Children("appSettings").SelectMany(s => s.Children("add")))
+        {
+            string key = setting.Attr("key") ?? "";
+            string value = setting.Attr("value") ?? "";
+            if (key.Length == 0)
+            {
+                continue;
+            }
+            site.Obsolete.Add(setting);
+            string upper = key.ToUpperInvariant();
+            switch (upper)
+            {
+                case "WSGI_HANDLER":
+                    handler = value;
+                    break;
+                case "WSGI_ALT_VIRTUALENV_HANDLER":
+                    // PTVS's virtualenv proxy: WSGI_HANDLER is the proxy, this is the app.
+                    altHandler = value;
+                    break;
+                case "WSGI_ALT_VIRTUALENV_ACTIVATE_THIS":
+                    // …\env\Scripts\activate_this.py: the virtualenv is two folders up.
+                    site.Python = WindowsPath.Folder(WindowsPath.Folder(value));
+                    site.Changes[0] = $"--python {site.Python} (the virtualenv of WSGI_ALT_VIRTUALENV_ACTIVATE_THIS)";
+                    break;
+                case "WSGI_RESTART_FILE_REGEX":
+                    site.Changes.Add($"WSGI_RESTART_FILE_REGEX dropped");
+                    site.Notes.Add($"WSGI_RESTART_FILE_REGEX ({value}) is not carried over: kwsgi does not restart on file changes yet " +
+                        "(planned: --reload-include). Recycle the app pool or touch web.config after a deployment.");
+                    break;
+                default:
+                    string name = s_knownNames.Contains(upper) || upper.StartsWith("WSGI_", StringComparison.Ordinal) ? upper : key;
+                    site.AddEnvironment(name, value, $"appSettings {key}");
+                    break;
+            }
+        }
+        string? chosen = altHandler ?? handler;
+        if (chosen is not null)
+        {
+            string setting = altHandler is not null ? "WSGI_ALT_VIRTUALENV_HANDLER" : "WSGI_HANDLER";
+            string? pythonPath = site.Environment.FirstOrDefault(v => v.Key == "PYTHONPATH").Value;
+            site.App = AppArgument.FromDottedName(chosen, setting, AppArgument.SearchFolders(siteFolder, pythonPath));
+            site.Changes.Add($"{setting} {chosen.Trim()} → app argument {site.App}");
+        }
+
+        foreach (XElement h in handlers.Where(h => h.Attr("path") is { } p && p != "*"))
+        {
+            FindRewriteRule(doc, h.Attr("path")!, site);
+        }
+
+        site.Notes.Add($"Remove the FastCGI application of this site from applicationHost.config (IIS Manager → server → FastCGI Settings), e.g. " +
+            $"%windir%\\system32\\inetsrv\\appcmd.exe set config -section:system.webServer/fastCgi /-\"[fullPath='{interpreter}',arguments='{script}']\" /commit:apphost " +
+            "— only once no other site uses it.");
+        if (IsPython2(interpreter))
+        {
+            site.Notes.Add($"{interpreter} looks like Python 2; kwsgi embeds Python 3: port the app and pass --python with a Python 3 (then run kwsgi iis migrate again, or edit arguments=).");
+        }
+        return site;
+    }
+
+    /// <summary>
+    /// The rule that sends everything to the FastCGI handler's path (<c>handler.fcgi/{R:1}</c>): with the new
+    /// handler on path="*" it has no target any more, and only it goes.
+    /// </summary>
+    private static void FindRewriteRule(XDocument doc, string handlerPath, PythonSite site)
+    {
+        string target = handlerPath.TrimStart('/');
+        foreach (XElement rule in doc.Named("rule").Where(r => r.Parent?.Name.LocalName == "rules" && r.Parent.Parent?.Name.LocalName == "rewrite"))
+        {
+            XElement? action = rule.Children("action").FirstOrDefault();
+            string url = (action?.Attr("url") ?? "").TrimStart('/');
+            bool rewritesToHandler = string.Equals(action?.Attr("type") ?? "Rewrite", "Rewrite", StringComparison.OrdinalIgnoreCase)
+                && url.StartsWith(target, StringComparison.OrdinalIgnoreCase)
+                && (url.Length == target.Length || url[target.Length] is '/' or '?');
+            if (rewritesToHandler)
+            {
+                site.Obsolete.Add(rule);
+                site.Changes.Add($"URL Rewrite rule \"{rule.Attr("name")}\" (to {action!.Attr("url")}) removed");
+                site.Notes.Add($"The rewrite rule let IIS serve existing files itself; now every request goes to kwsgi. Serve static folders " +
+                    "with kwsgi's --static /static=static in arguments=, or give them a <location> that removes the handler (see docs/iis.md). " +
+                    $"The empty {target} file is no longer needed.");
+            }
+        }
+    }
+
+    public static bool IsPython2(string pathOrEngine) =>
+        System.Text.RegularExpressions.Regex.IsMatch(pathOrEngine, @"python\.?2(?!\d\d)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+}
