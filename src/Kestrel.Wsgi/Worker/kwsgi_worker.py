@@ -280,7 +280,7 @@ def _send_file(request_id, response, wrapper):
         return None
     length = max(0, size - position)
     head = response.head
-    if not response.has_length:
+    if response.length is None:
         head += b"\0Content-Length\0" + str(length).encode("ascii")
     return _sendfile(request_id, head, os.fsencode(path), position, length)
 
@@ -321,7 +321,7 @@ def _check_and_encode_head(status, headers):
     if "\r" in status or "\n" in status or "\0" in status:
         raise ValueError(f"status must not contain control characters: {status!r}")
     parts = [status]
-    has_length = False
+    length = None  # the declared Content-Length: an int, -1 when not a plain number, None when absent
     for header in headers:
         if type(header) is not tuple or len(header) != 2:
             raise TypeError(f"each header must be a (name, value) tuple, not {header!r}")
@@ -336,11 +336,11 @@ def _check_and_encode_head(status, headers):
         if lower in _HOP_BY_HOP:
             raise ValueError(f"hop-by-hop header {name!r} is not allowed in a WSGI response")
         if lower == "content-length":
-            has_length = True
+            length = int(value) if value.isdigit() and value.isascii() else -1
         parts.append(name)
         parts.append(value)
     try:
-        return "\0".join(parts).encode("latin-1"), has_length
+        return "\0".join(parts).encode("latin-1"), length
     except UnicodeEncodeError:
         raise ValueError("status and header values must be latin-1 strings (PEP 3333)") from None
 
@@ -348,12 +348,12 @@ def _check_and_encode_head(status, headers):
 class Response:
     """The per-request start_response and write() callables."""
 
-    __slots__ = ("id", "head", "has_length", "sent")
+    __slots__ = ("id", "head", "length", "sent")
 
     def __init__(self, request_id):
         self.id = request_id
         self.head = None
-        self.has_length = False
+        self.length = None
         self.sent = False
 
     def start_response(self, status, headers, exc_info=None):
@@ -365,7 +365,7 @@ class Response:
                 exc_info = None
         elif self.head is not None:
             raise AssertionError("start_response called a second time without exc_info")
-        self.head, self.has_length = _encode_head(status, headers)
+        self.head, self.length = _encode_head(status, headers)
         return self.write
 
     def write(self, data):
@@ -430,7 +430,7 @@ def _handle(app, base, request_id, head, no_body):
             if response.head is None:
                 raise AssertionError("the app returned without calling start_response")
             head = response.head
-            if not response.has_length:
+            if response.length is None:
                 head += b"\0Content-Length\0" + str(len(body)).encode("ascii")
             if environ["REQUEST_METHOD"] == "HEAD":
                 body = None
@@ -451,6 +451,12 @@ def _handle(app, base, request_id, head, no_body):
                 if not response.sent:
                     if response.head is None:
                         raise AssertionError("the app yielded a body before calling start_response")
+                    if len(data) == response.length and not is_head:
+                        # The first piece is the whole declared body (how Flask and Django answer): head,
+                        # body and end in one frame write. Nothing more may follow Content-Length, so the
+                        # iterable is not read further; close() below still runs.
+                        _finish(request_id, response.head, data)
+                        return
                     _start(request_id, response.head)
                     response.sent = True
                 if not is_head:
