@@ -33,12 +33,19 @@ internal static class CommandLine
     };
     private static readonly Option<long> s_staticMaxAge = new("--static-max-age") { Description = "Cache-Control max-age in seconds for static files without a content hash in their name (default 3600; 0: no-cache).", DefaultValueFactory = _ => 3600 };
     private static readonly Option<int> s_maxQueue = new("--max-queue") { Description = "Requests that may wait for a free worker before new ones get 503 (default 1024).", DefaultValueFactory = _ => 1024 };
+    private static readonly Option<double> s_timeout = new("--timeout") { Description = "Seconds a request may run; past that it gets 504 and its worker is replaced (its other requests get 502) (default 0: no limit)." };
+    private static readonly Option<long> s_maxRequests = new("--max-requests") { Description = "Replace a worker gracefully after it was given this many requests (default 0: never)." };
+    private static readonly Option<long> s_maxRequestsJitter = new("--max-requests-jitter") { Description = "Add up to this many requests to --max-requests, drawn per worker, so workers do not recycle together (default 0)." };
+    private static readonly Option<long> s_maxWorkerMemory = new("--max-worker-memory") { Description = "Replace a worker gracefully when its resident memory exceeds this many MiB (default 0: no limit)." };
+    private static readonly Option<string?> s_reloadFile = new("--reload-file") { Description = "Reload every worker when this file is touched or created, like SIGHUP (relative to --chdir)." };
+    private static readonly Option<double> s_heartbeatTimeout = new("--heartbeat-timeout") { Description = "Seconds a worker may go without a heartbeat or hold its GIL without a release before it is replaced (default 30; 0: never).", DefaultValueFactory = _ => 30 };
 
     public static async Task<int> RunAsync(string[] args)
     {
         var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes. For IIS web.config files: kwsgi iis --help.")
         {
             s_app, s_host, s_port, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
+            s_timeout, s_maxRequests, s_maxRequestsJitter, s_maxWorkerMemory, s_reloadFile, s_heartbeatTimeout,
         };
         ParseResult parsed = root.Parse(args);
         bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
@@ -172,6 +179,42 @@ internal static class CommandLine
             throw new UsageException($"--static-max-age {staticMaxAge} must be between 0 and 31536000 seconds");
         }
 
+        double timeout = parsed.GetValue(s_timeout);
+        if (timeout < 0 || double.IsNaN(timeout) || double.IsInfinity(timeout))
+        {
+            throw new UsageException($"--timeout {timeout} must be a number of seconds, 0 for no limit");
+        }
+        long maxRequests = parsed.GetValue(s_maxRequests);
+        if (maxRequests < 0)
+        {
+            throw new UsageException($"--max-requests {maxRequests} must not be negative");
+        }
+        long jitter = parsed.GetValue(s_maxRequestsJitter);
+        if (jitter < 0)
+        {
+            throw new UsageException($"--max-requests-jitter {jitter} must not be negative");
+        }
+        if (jitter > 0 && maxRequests == 0)
+        {
+            throw new UsageException("--max-requests-jitter needs --max-requests");
+        }
+        long maxMemory = parsed.GetValue(s_maxWorkerMemory);
+        if (maxMemory is < 0 or > 1L << 30)
+        {
+            throw new UsageException($"--max-worker-memory {maxMemory} must be a number of MiB, 0 for no limit");
+        }
+        string? reloadFile = parsed.GetValue(s_reloadFile);
+        if (reloadFile is not null && (reloadFile.Length == 0 || Directory.Exists(reloadFile)))
+        {
+            throw new UsageException($"--reload-file '{reloadFile}' must name a file");
+        }
+        double heartbeat = parsed.GetValue(s_heartbeatTimeout);
+        // The worker beats once a second: a shorter limit would kill healthy workers.
+        if (double.IsNaN(heartbeat) || double.IsInfinity(heartbeat) || heartbeat < 0 || (heartbeat > 0 && heartbeat < 2))
+        {
+            throw new UsageException($"--heartbeat-timeout {heartbeat} must be 0 (off) or at least 2 seconds");
+        }
+
         return new KwsgiOptions
         {
             App = parsed.GetValue(s_app)!,
@@ -188,6 +231,12 @@ internal static class CommandLine
             MaxQueue = maxQueue,
             StaticMounts = staticMounts,
             StaticMaxAge = TimeSpan.FromSeconds(staticMaxAge),
+            Timeout = TimeSpan.FromSeconds(timeout),
+            MaxRequests = maxRequests,
+            MaxRequestsJitter = jitter,
+            MaxWorkerMemoryMib = maxMemory,
+            ReloadFile = reloadFile,
+            HeartbeatTimeout = TimeSpan.FromSeconds(heartbeat),
         };
     }
 }

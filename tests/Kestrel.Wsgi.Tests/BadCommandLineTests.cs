@@ -41,6 +41,13 @@ public sealed partial class BadCommandLineTests
     [InlineData("workers not a number", "--host 127.0.0.1 --port {port} --workers many --chdir {apps} hello:app", null)]
     [InlineData("python missing", "--python /nonexistent/python3 --host 127.0.0.1 --port {port} --chdir {apps} hello:app", "/nonexistent/python3")]
     [InlineData("chdir missing", "--host 127.0.0.1 --port {port} --chdir /nonexistent_kwsgi_dir hello:app", null)]
+    [InlineData("negative timeout", "--timeout -1 --host 127.0.0.1 --port {port} --chdir {apps} hello:app", "--timeout")]
+    [InlineData("max-requests not a number", "--max-requests lots --host 127.0.0.1 --port {port} --chdir {apps} hello:app", null)]
+    [InlineData("negative max-requests", "--max-requests -5 --host 127.0.0.1 --port {port} --chdir {apps} hello:app", "--max-requests")]
+    [InlineData("jitter without max-requests", "--max-requests-jitter 5 --host 127.0.0.1 --port {port} --chdir {apps} hello:app", "--max-requests-jitter")]
+    [InlineData("negative max-worker-memory", "--max-worker-memory -1 --host 127.0.0.1 --port {port} --chdir {apps} hello:app", "--max-worker-memory")]
+    [InlineData("reload-file is a folder", "--reload-file {apps} --host 127.0.0.1 --port {port} --chdir {apps} hello:app", "--reload-file")]
+    [InlineData("heartbeat-timeout too short", "--heartbeat-timeout 0.5 --host 127.0.0.1 --port {port} --chdir {apps} hello:app", "--heartbeat-timeout")]
     public async Task BadInput_ExitsWithCode2_AndOneLineOnStderr(string what, string args, string? mentioned)
     {
         _ = what;

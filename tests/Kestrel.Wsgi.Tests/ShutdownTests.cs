@@ -68,4 +68,35 @@ public sealed class ShutdownTests
         Assert.True(gone,
             $"workers still alive {sw.Elapsed.TotalSeconds:0.0} s after SIGKILL of the front: {string.Join(",", workers.Where(ProcInfo.IsAlive))}");
     }
+
+    [Fact]
+    public async Task Sigint_RequestOutlastingTheGracefulTimeout_IsCut_AndExitIsStillZero()
+    {
+        await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "1", "--graceful-timeout", "2");
+        var workers = await server.WaitForWorkersAsync(1, TimeSpan.FromSeconds(10));
+        using HttpClient client = server.CreateClient(TimeSpan.FromSeconds(120));
+        Task<HttpResponseMessage> endless = client.GetAsync("/sleep?s=600");
+        await Task.Delay(500); // let it reach the worker
+        Assert.True(server.SendSignal(2)); // SIGINT, as Ctrl-C
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(30)), $"kwsgi still running 30 s after SIGINT with --graceful-timeout 2\n{server.Describe()}");
+        Assert.True(server.ExitCode == 0, $"exit code {server.ExitCode}\n{server.Describe()}");
+        await Assert.ThrowsAnyAsync<Exception>(async () => (await endless).EnsureSuccessStatusCode());
+        Assert.True(await ProcInfo.WaitUntilAsync(() => workers.All(w => !ProcInfo.IsAlive(w)), TimeSpan.FromSeconds(5)), "the busy worker outlived the front");
+    }
+
+    [Fact]
+    public async Task Sigkill_OfFront_WhileEveryWorkerThreadIsBusy_TakesWorkersDown()
+    {
+        // No thread reads the channel while all are in the app: the parent watch has to notice.
+        await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "1", "--threads", "2");
+        var workers = await server.WaitForWorkersAsync(1, TimeSpan.FromSeconds(10));
+        using HttpClient client = server.CreateClient(TimeSpan.FromSeconds(120));
+        Task[] busy = [client.GetAsync("/sleep?s=600"), client.GetAsync("/sleep?s=600")];
+        await Task.Delay(500);
+        Assert.True(server.SendSignal(ProcInfo.SIGKILL));
+        Assert.True(await server.WaitForExitAsync(TimeSpan.FromSeconds(5)));
+        bool gone = await ProcInfo.WaitUntilAsync(() => workers.All(w => !ProcInfo.IsAlive(w)), TimeSpan.FromSeconds(10), 50);
+        Assert.True(gone, $"busy worker still alive 10 s after SIGKILL of the front: {string.Join(",", workers.Where(ProcInfo.IsAlive))}");
+        await Task.WhenAll(busy.Select(t => t.ContinueWith(_ => { }, TaskScheduler.Default)));
+    }
 }

@@ -16,6 +16,18 @@ internal sealed class Exchange(uint id, WorkerProcess worker)
 
     public WorkerProcess Worker { get; } = worker;
 
+    /// <summary>When the request runs past <c>--timeout</c> (Environment.TickCount64); long.MaxValue without one.</summary>
+    public long Deadline { get; init; } = long.MaxValue;
+
+    /// <summary>The worker sent the response's last frame: the request is no longer the worker's to finish.</summary>
+    public bool Answered
+    {
+        get => Volatile.Read(ref _answered);
+        set => Volatile.Write(ref _answered, value);
+    }
+
+    private bool _answered; // written by the channel reader, read by the supervisor's watch
+
     public ResponseQueue Parts => _parts;
 
     /// <summary>Called by the channel reader; parts posted after the request ended are recycled here.</summary>

@@ -15,6 +15,8 @@ internal enum ResponsePartKind
     Abort,
     /// <summary>The worker died with the request in flight (502, or a dropped connection once the head is out).</summary>
     WorkerLost,
+    /// <summary>The request ran past <c>--timeout</c> and its worker is being killed (504, or a dropped connection once the head is out).</summary>
+    TimedOut,
     /// <summary>The request body was malformed or too large (the front answers Kestrel's status code).</summary>
     BadRequestBody,
 }

@@ -21,7 +21,7 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
             WorkerProcess? worker = PickLocked();
             if (worker is not null)
             {
-                worker.InFlight++;
+                TakeLocked(worker);
                 return new ValueTask<WorkerProcess?>(worker);
             }
             if (_waiting.Count >= maxQueue)
@@ -58,6 +58,31 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         {
             _workers[slot] = worker;
             DrainLocked();
+        }
+    }
+
+    /// <summary>
+    /// Puts <paramref name="successor"/> in <paramref name="worker"/>'s place: new requests go to the successor
+    /// from now on, while requests already given to <paramref name="worker"/> finish there.
+    /// </summary>
+    public void Replace(int slot, WorkerProcess worker, WorkerProcess successor)
+    {
+        lock (_lock)
+        {
+            if (_workers[slot] == worker)
+            {
+                _workers[slot] = successor;
+            }
+            DrainLocked();
+        }
+    }
+
+    /// <summary>Requests <paramref name="worker"/> still has (0 once a retiring worker has finished its work).</summary>
+    public int InFlightOf(WorkerProcess worker)
+    {
+        lock (_lock)
+        {
+            return worker.InFlight;
         }
     }
 
@@ -101,6 +126,16 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         return best;
     }
 
+    private static void TakeLocked(WorkerProcess worker)
+    {
+        worker.InFlight++;
+        // It keeps taking requests until its successor is ready, so the pool never loses capacity to a recycle.
+        if (++worker.Dispatched == worker.RequestLimit)
+        {
+            worker.RequestRecycle($"it was given {worker.Dispatched} requests (--max-requests)");
+        }
+    }
+
     private void DrainLocked()
     {
         while (_waiting.Count > 0)
@@ -111,11 +146,11 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
                 return;
             }
             TaskCompletionSource<WorkerProcess> waiter = _waiting.Dequeue();
-            worker.InFlight++;
-            if (!waiter.TrySetResult(worker))
+            if (waiter.TrySetResult(worker))
             {
-                worker.InFlight--; // that client gave up while queued
+                TakeLocked(worker);
             }
+            // else: that client gave up while queued
         }
     }
 }

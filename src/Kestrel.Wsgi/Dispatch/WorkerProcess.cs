@@ -12,7 +12,7 @@ namespace Kestrel.Wsgi.Dispatch;
 /// A running worker process and the front's end of its channel: frames out under a write lock, one reader
 /// loop routing response frames to the <see cref="Exchange"/> they belong to.
 /// </summary>
-internal sealed class WorkerProcess : IAsyncDisposable
+internal sealed partial class WorkerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan s_startupTimeout = TimeSpan.FromMinutes(2);
     private static readonly byte[] s_opened = [1];
@@ -68,6 +68,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
             socket = await accept.ConfigureAwait(false);
             var worker = new WorkerProcess(process, socket);
             await worker.WaitReadyAsync(timeout.Token).ConfigureAwait(false);
+            worker.OnReady();
             return worker;
         }
         catch (Exception) when (process is not null)
@@ -120,7 +121,7 @@ internal sealed class WorkerProcess : IAsyncDisposable
     /// <summary>Registers a new request on this worker.</summary>
     public Exchange Open()
     {
-        var exchange = new Exchange(Interlocked.Increment(ref _nextId), this);
+        var exchange = new Exchange(Interlocked.Increment(ref _nextId), this) { Deadline = RequestDeadline() };
         _exchanges[exchange.Id] = exchange;
         if (_lost)
         {
@@ -252,11 +253,20 @@ internal sealed class WorkerProcess : IAsyncDisposable
 
     private void Route(FrameHeader header, ReadOnlySequence<byte> payload)
     {
+        if (header.Type == FrameType.Pong)
+        {
+            OnPong(payload);
+            return;
+        }
         if (!_exchanges.TryGetValue(header.StreamId, out Exchange? exchange))
         {
-            return; // Pong, or a late frame of a request that ended on the front (client gone).
+            return; // a late frame of a request that ended on the front (client gone)
         }
         bool end = (header.Flags & FrameFlags.End) != 0;
+        if (end || header.Type == FrameType.ResponseAbort)
+        {
+            exchange.Answered = true;
+        }
         switch (header.Type)
         {
             case FrameType.ResponseHead:

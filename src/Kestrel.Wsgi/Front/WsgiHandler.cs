@@ -163,6 +163,9 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
                             case ResponsePartKind.WorkerLost:
                                 Fail(context, StatusCodes.Status502BadGateway, "Bad Gateway: the worker serving this request died\n");
                                 return;
+                            case ResponsePartKind.TimedOut:
+                                Fail(context, StatusCodes.Status504GatewayTimeout, "Gateway Timeout: the app did not answer within the server's time limit\n");
+                                return;
                             case ResponsePartKind.BadRequestBody:
                                 Fail(context, part.Length, "Bad Request: the request body is malformed\n");
                                 return;

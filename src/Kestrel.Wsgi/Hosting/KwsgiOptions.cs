@@ -53,4 +53,22 @@ public sealed record KwsgiOptions
 
     /// <summary>Cache-Control max-age for static files whose names carry no content hash (hashed ones are immutable).</summary>
     public TimeSpan StaticMaxAge { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>A request running longer is answered 504 and its worker replaced; zero: no limit.</summary>
+    public TimeSpan Timeout { get; init; }
+
+    /// <summary>A worker is replaced gracefully after this many requests; 0: never.</summary>
+    public long MaxRequests { get; init; }
+
+    /// <summary>Up to this many more requests before a recycle, drawn per worker so they do not all recycle at once.</summary>
+    public long MaxRequestsJitter { get; init; }
+
+    /// <summary>A worker whose resident memory exceeds this many MiB is replaced gracefully; 0: no limit.</summary>
+    public long MaxWorkerMemoryMib { get; init; }
+
+    /// <summary>Touching (or creating) this file reloads every worker, like SIGHUP; null: no file is watched.</summary>
+    public string? ReloadFile { get; init; }
+
+    /// <summary>A worker without a heartbeat, or whose GIL has been held, for longer is killed and replaced; zero: never.</summary>
+    public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);
 }

@@ -43,7 +43,7 @@ public static class KwsgiServer
         using ILoggerFactory loggerFactory = LoggerFactory.Create(ConfigureLogging);
         var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
         var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
-        var supervisor = new Supervisor(launch, pool, loggerFactory.CreateLogger<Supervisor>());
+        var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
         Task workersReady = supervisor.StartAsync(CancellationToken.None);
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
@@ -98,7 +98,13 @@ public static class KwsgiServer
             string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
             Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{options.Port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
             Console.Out.Flush();
-            await app.WaitForShutdownAsync().ConfigureAwait(false);
+            await using var reloads = new ReloadTriggers(supervisor, options.ReloadFile);
+            // A worker that can no longer load the app ends the server like a stop signal, then is reported.
+            if (await Task.WhenAny(app.WaitForShutdownAsync(), supervisor.Failed).ConfigureAwait(false) == supervisor.Failed)
+            {
+                await app.StopAsync().ConfigureAwait(false);
+                await supervisor.Failed.ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -106,6 +112,14 @@ public static class KwsgiServer
         }
         return 0;
     }
+
+    private static SupervisorSettings SupervisionOf(KwsgiOptions options) => new(
+        options.Timeout,
+        options.MaxRequests,
+        options.MaxRequestsJitter,
+        options.MaxWorkerMemoryMib * 1024 * 1024,
+        options.HeartbeatTimeout,
+        options.GracefulTimeout);
 
     private static void ConfigureLogging(ILoggingBuilder logging)
     {

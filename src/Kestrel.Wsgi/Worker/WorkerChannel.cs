@@ -267,6 +267,8 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
                 }
                 break;
             case FrameType.Ping:
+                // Answered by whichever thread reads, without the GIL. The front relies on the heartbeat
+                // thread's unasked Pongs instead: nobody reads while every thread is busy in the app.
                 Send(FrameType.Pong, FrameFlags.None, 0, default);
                 break;
             case FrameType.Stop:

@@ -50,6 +50,7 @@ public static class WorkerHost
         PythonEngine.BeginAllowThreads();
         channel.Send(FrameType.Ready, FrameFlags.None, 0, default);
 
+        Heartbeat.Start(channel);
         WatchParent();
 
         foreach (Thread thread in threads)
