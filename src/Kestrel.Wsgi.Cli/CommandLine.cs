@@ -40,6 +40,10 @@ internal static class CommandLine
         {
             s_app, s_host, s_port, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
         };
+        foreach (Option option in LimitOptions.All)
+        {
+            root.Options.Add(option);
+        }
         ParseResult parsed = root.Parse(args);
         bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
         if (wantsInfo)
@@ -52,7 +56,8 @@ internal static class CommandLine
         }
         if (parsed.Errors.Count > 0)
         {
-            string message = System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, @"expected type '[^']*'", "a number");
+            string message = System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, @"expected type '[^']*'",
+                m => m.Value.Contains("Boolean", StringComparison.Ordinal) ? "true or false" : "a number");
             return Fail($"{message.TrimEnd('.')} (see kwsgi --help)");
         }
 
@@ -172,7 +177,7 @@ internal static class CommandLine
             throw new UsageException($"--static-max-age {staticMaxAge} must be between 0 and 31536000 seconds");
         }
 
-        return new KwsgiOptions
+        return LimitOptions.Apply(parsed, new KwsgiOptions
         {
             App = parsed.GetValue(s_app)!,
             CallFactory = parsed.GetValue(s_call),
@@ -188,6 +193,6 @@ internal static class CommandLine
             MaxQueue = maxQueue,
             StaticMounts = staticMounts,
             StaticMaxAge = TimeSpan.FromSeconds(staticMaxAge),
-        };
+        });
     }
 }
