@@ -34,10 +34,11 @@ internal sealed class RequestBodyBuffer : IDisposable
     public bool Spooled => _file is not null;
 
     /// <summary>
-    /// Reads <paramref name="body"/> to its end. Throws what Kestrel throws when the body is bad, too large
-    /// or too slow (<see cref="Microsoft.AspNetCore.Http.BadHttpRequestException"/>) or the client leaves.
+    /// Reads <paramref name="body"/> to its end. Throws <see cref="Microsoft.AspNetCore.Http.BadHttpRequestException"/>
+    /// when the body is bad or too slow (Kestrel) or longer than <paramref name="maxLength"/> (413), and what Kestrel
+    /// throws when the client leaves.
     /// </summary>
-    public static async Task<RequestBodyBuffer> ReadAsync(PipeReader body, string folder, CancellationToken cancellationToken)
+    public static async Task<RequestBodyBuffer> ReadAsync(PipeReader body, string folder, long? maxLength, CancellationToken cancellationToken)
     {
         FileStream? file = null;
         long length = 0;
@@ -48,6 +49,7 @@ internal sealed class RequestBodyBuffer : IDisposable
             {
                 ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
+                RequestBodyLimit.Check(length + buffer.Length, maxLength);
                 if (file is null && buffer.Length <= MemoryLimit)
                 {
                     // Examined but not consumed: the next read waits for more, and the pump later reads it all.

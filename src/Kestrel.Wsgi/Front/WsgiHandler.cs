@@ -68,7 +68,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             {
                 try
                 {
-                    body = await RequestBodyBuffer.ReadAsync(context.Request.BodyReader, limits.TempFolder, context.RequestAborted).ConfigureAwait(false);
+                    body = await RequestBodyBuffer.ReadAsync(context.Request.BodyReader, limits.TempFolder, limits.MaxBodySize, context.RequestAborted).ConfigureAwait(false);
                 }
                 catch (BadHttpRequestException ex)
                 {
@@ -126,7 +126,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             await worker.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query).ConfigureAwait(false);
             if (hasBody)
             {
-                pump = PumpBodyAsync(context, exchange, body, bodyDone.Token);
+                pump = PumpBodyAsync(context, exchange, body, limits.MaxBodySize, bodyDone.Token);
             }
             using (context.RequestAborted.Register(static state => ((Exchange)state!).CancelOnWorker(), exchange))
             {
@@ -299,7 +299,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
     /// Streams the request body to the worker as it arrives (or from its spool file), never more than the
     /// worker's credit ahead. A body buffered in memory is read from the request pipe like a streamed one.
     /// </summary>
-    private static async Task PumpBodyAsync(HttpContext context, Exchange exchange, RequestBodyBuffer? buffered, CancellationToken cancellationToken)
+    private static async Task PumpBodyAsync(HttpContext context, Exchange exchange, RequestBodyBuffer? buffered, long? maxLength, CancellationToken cancellationToken)
     {
         if (buffered is { Spooled: true })
         {
@@ -318,12 +318,15 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             return;
         }
         PipeReader body = context.Request.BodyReader;
+        long length = 0;
         try
         {
             while (true)
             {
                 ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
+                length += buffer.Length;
+                RequestBodyLimit.Check(length, maxLength);
                 // Kestrel hands the body over in small pooled blocks; frames gather them up to MaxChunk,
                 // so a large upload costs one frame and one send per 64 KiB, not per block.
                 ReadOnlySequence<byte> rest = buffer;

@@ -10,8 +10,9 @@ internal static class KestrelLimits
 
     public static void Apply(KestrelServerLimits limits, KwsgiOptions options)
     {
-        // Kestrel answers 413 for a Content-Length past this when the body is first read, and mid-stream for chunked bodies.
-        limits.MaxRequestBodySize = options.MaxRequestBodySize;
+        // The front enforces --max-request-body-size itself (Front/RequestBodyLimit): Kestrel's limit counts a chunked
+        // body's framing too, so it would refuse a chunked body smaller than the limit.
+        limits.MaxRequestBodySize = null;
         limits.MaxRequestLineSize = options.LimitRequestLine;                     // 414
         limits.MaxRequestHeaderCount = options.LimitRequestFields;                // 431
         limits.MaxRequestHeadersTotalSize = options.MaxRequestHeaderSize;         // 431
