@@ -207,4 +207,30 @@ public sealed class SlowClientTests(ITestOutputHelper output)
         // And the server goes on serving.
         Assert.Equal("Hello, World!", await server.Client.GetStringAsync("/"));
     }
+
+    [Fact]
+    public async Task UploadSlowerThanTheMinimumRate_GetsA408_AndIsClosed()
+    {
+        // 500 bytes a second against a minimum of 5,000: past Kestrel's 5 s grace the front answers 408.
+        await using var server = await KwsgiProcess.StartAsync("upload:app", "--workers", "1", "--min-request-body-rate", "5000");
+        await using var connection = await RawHttpConnection.ConnectAsync(server.Port);
+        await connection.SendAsync("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n");
+        Task<RawResponse> answer = connection.ReadResponseAsync(timeout: TimeSpan.FromSeconds(60));
+        while (!answer.IsCompleted)
+        {
+            try
+            {
+                await connection.SendAsync(new byte[100]);
+            }
+            catch (IOException)
+            {
+                break; // closed on us: the answer is in
+            }
+            await Task.WhenAny(answer, Task.Delay(200));
+        }
+        var response = await answer;
+        Assert.True(response.Status == 408, response.ToString());
+        Assert.Equal("close", response.Header("Connection"));
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.PostAsync("/", new ByteArrayContent(new byte[1000]))).StatusCode);
+    }
 }
