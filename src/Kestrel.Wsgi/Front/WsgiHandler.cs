@@ -89,7 +89,6 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
 
     private async Task AcquireAndForwardAsync(HttpContext context, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo, bool hasBody, RequestBodyBuffer? body)
     {
-
         WorkerProcess? worker;
         try
         {
