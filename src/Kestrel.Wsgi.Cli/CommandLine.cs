@@ -47,6 +47,10 @@ internal static class CommandLine
             s_app, s_host, s_port, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
             s_timeout, s_maxRequests, s_maxRequestsJitter, s_maxWorkerMemory, s_reloadFile, s_heartbeatTimeout,
         };
+        foreach (Option option in LimitOptions.All)
+        {
+            root.Options.Add(option);
+        }
         ParseResult parsed = root.Parse(args);
         bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
         if (wantsInfo)
@@ -59,7 +63,8 @@ internal static class CommandLine
         }
         if (parsed.Errors.Count > 0)
         {
-            string message = System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, @"expected type '[^']*'", "a number");
+            string message = System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, @"expected type '[^']*'",
+                m => m.Value.Contains("Boolean", StringComparison.Ordinal) ? "true or false" : "a number");
             return Fail($"{message.TrimEnd('.')} (see kwsgi --help)");
         }
 
@@ -215,7 +220,7 @@ internal static class CommandLine
             throw new UsageException($"--heartbeat-timeout {heartbeat} must be 0 (off) or at least 2 seconds");
         }
 
-        return new KwsgiOptions
+        return LimitOptions.Apply(parsed, new KwsgiOptions
         {
             App = parsed.GetValue(s_app)!,
             CallFactory = parsed.GetValue(s_call),
@@ -237,6 +242,6 @@ internal static class CommandLine
             MaxWorkerMemoryMib = maxMemory,
             ReloadFile = reloadFile,
             HeartbeatTimeout = TimeSpan.FromSeconds(heartbeat),
-        };
+        });
     }
 }

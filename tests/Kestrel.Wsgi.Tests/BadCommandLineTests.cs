@@ -13,7 +13,7 @@ public sealed partial class BadCommandLineTests
     [GeneratedRegex(@"^\s+at \S+.*\)", RegexOptions.Multiline)]
     private static partial Regex DotnetFrameRegex();
 
-    private static void AssertCleanFailure(KwsgiExit exit)
+    internal static void AssertCleanFailure(KwsgiExit exit)
     {
         Assert.True(exit.ExitCode == 2, $"expected exit code 2; {exit}");
         string[] lines = exit.Stderr.TrimEnd('\r', '\n').Split('\n');

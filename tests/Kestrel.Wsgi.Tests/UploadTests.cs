@@ -14,8 +14,22 @@ public sealed class UploadFixture : ServerFixture
     protected override string[] ExtraArgs => ["--workers", "1", "--threads", "2"];
 }
 
-/// <summary>Request bodies: large streamed uploads in bounded memory, chunked bodies, readline/iter/readlines.</summary>
-public sealed class UploadTests(UploadFixture fx, ITestOutputHelper output) : IClassFixture<UploadFixture>
+/// <summary>The same server with bodies streamed to the worker as they arrive instead of buffered first.</summary>
+public sealed class StreamedUploadFixture : ServerFixture
+{
+    protected override string App => "upload:app";
+
+    protected override string[] ExtraArgs => ["--workers", "1", "--threads", "2", "--no-buffer-request-body"];
+}
+
+/// <summary>Every upload test with bodies buffered in the front first (the default).</summary>
+public sealed class UploadTests(UploadFixture fx, ITestOutputHelper output) : UploadTestsBase(fx, output), IClassFixture<UploadFixture>;
+
+/// <summary>Every upload test with <c>--no-buffer-request-body</c>.</summary>
+public sealed class StreamedUploadTests(StreamedUploadFixture fx, ITestOutputHelper output) : UploadTestsBase(fx, output), IClassFixture<StreamedUploadFixture>;
+
+/// <summary>Request bodies: large uploads in bounded memory, chunked bodies, readline/iter/readlines.</summary>
+public abstract class UploadTestsBase(ServerFixture fx, ITestOutputHelper output)
 {
     private const long MiB = 1024 * 1024;
 

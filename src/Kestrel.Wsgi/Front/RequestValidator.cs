@@ -15,8 +15,10 @@ internal static class RequestValidator
         "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
         "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
 
-    public static RequestRejection Check(HttpRequest request)
+    /// <param name="maxFieldSize">Largest header field (name, ": ", value) accepted; null for no limit of its own.</param>
+    public static RequestRejection Check(HttpRequest request, int? maxFieldSize = null)
     {
+        int fieldLimit = maxFieldSize ?? int.MaxValue;
         IHeaderDictionary headers = request.Headers;
         if (request.Protocol == "HTTP/1.1" && headers.Host is { Count: 1 } host && string.IsNullOrEmpty(host[0]))
         {
@@ -30,6 +32,10 @@ internal static class RequestValidator
                 {
                     return RequestRejection.ControlCharacterInHeader;
                 }
+                if (value is not null && header.Key.Length + 2 + value.Length > fieldLimit)
+                {
+                    return RequestRejection.HeaderFieldTooLarge;
+                }
             }
         }
         return RequestRejection.None;
@@ -39,6 +45,11 @@ internal static class RequestValidator
     {
         RequestRejection.ControlCharacterInHeader => "a header value contains a control character",
         RequestRejection.EmptyHost => "the Host header is empty",
+        RequestRejection.HeaderFieldTooLarge => "a header field is larger than --limit-request-field-size",
         _ => "bad request",
     };
+
+    /// <summary>RFC 6585 4: 431 for header fields too large; 400 for the rest.</summary>
+    public static int StatusOf(RequestRejection rejection) =>
+        rejection == RequestRejection.HeaderFieldTooLarge ? StatusCodes.Status431RequestHeaderFieldsTooLarge : StatusCodes.Status400BadRequest;
 }

@@ -4,6 +4,7 @@ using Kestrel.Wsgi.Channel;
 using Kestrel.Wsgi.Dispatch;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 
 namespace Kestrel.Wsgi.Front;
@@ -12,16 +13,17 @@ namespace Kestrel.Wsgi.Front;
 /// The terminal step for every request that is not a static file: reserve a worker thread, send the head
 /// and stream the body to it, and write what the app answers back to the client.
 /// </summary>
-internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options, ILogger<WsgiHandler> logger)
+internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options, RequestLimits limits, ILogger<WsgiHandler> logger)
 {
     private readonly byte[] _prefix = System.Text.Encoding.Latin1.GetBytes(options.UrlPrefix);
 
     public async Task InvokeAsync(HttpContext context)
     {
-        RequestRejection rejection = RequestValidator.Check(context.Request);
+        RequestRejection rejection = RequestValidator.Check(context.Request, limits.MaxFieldSize);
         if (rejection != RequestRejection.None)
         {
-            Fail(context, StatusCodes.Status400BadRequest, $"Bad Request: {RequestValidator.Describe(rejection)}\n");
+            int status = RequestValidator.StatusOf(rejection);
+            Fail(context, status, $"{ReasonPhrases.GetReasonPhrase(status)}: {RequestValidator.Describe(rejection)}\n");
             context.Response.Headers.Connection = "close";
             return;
         }
@@ -52,6 +54,41 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             pathInfo = pathInfo[_prefix.Length..];
         }
 
+        bool hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
+        RequestBodyBuffer? body = null;
+        if (hasBody)
+        {
+            if (limits.MaxBodySize is long max && context.Request.ContentLength > max)
+            {
+                // Refused before a byte of it is read (and before 100-continue) and before a worker is taken.
+                FailBody(context, StatusCodes.Status413PayloadTooLarge);
+                return;
+            }
+            if (limits.BufferBody)
+            {
+                try
+                {
+                    body = await RequestBodyBuffer.ReadAsync(context.Request.BodyReader, limits.TempFolder, limits.MaxBodySize, context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (BadHttpRequestException ex)
+                {
+                    FailBody(context, ex.StatusCode);
+                    return;
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException)
+                {
+                    return; // the client left mid-upload; the spool file is already closed, so gone
+                }
+            }
+        }
+        using (body)
+        {
+            await AcquireAndForwardAsync(context, rawTarget, query, pathInfo, hasBody, body).ConfigureAwait(false);
+        }
+    }
+
+    private async Task AcquireAndForwardAsync(HttpContext context, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo, bool hasBody, RequestBodyBuffer? body)
+    {
         WorkerProcess? worker;
         try
         {
@@ -70,7 +107,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
 
         try
         {
-            await ForwardAsync(context, worker, rawTarget, query, pathInfo).ConfigureAwait(false);
+            await ForwardAsync(context, worker, rawTarget, query, pathInfo, hasBody, body).ConfigureAwait(false);
         }
         finally
         {
@@ -78,10 +115,9 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo)
+    private async Task ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo, bool hasBody, RequestBodyBuffer? body)
     {
         Exchange exchange = worker.Open();
-        bool hasBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? true;
         using var bodyDone = new CancellationTokenSource();
         Task pump = Task.CompletedTask;
         try
@@ -89,7 +125,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             await worker.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query).ConfigureAwait(false);
             if (hasBody)
             {
-                pump = PumpBodyAsync(context, exchange, bodyDone.Token);
+                pump = PumpBodyAsync(context, exchange, body, limits.MaxBodySize, bodyDone.Token);
             }
             using (context.RequestAborted.Register(static state => ((Exchange)state!).CancelOnWorker(), exchange))
             {
@@ -167,7 +203,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
                                 Fail(context, StatusCodes.Status504GatewayTimeout, "Gateway Timeout: the app did not answer within the server's time limit\n");
                                 return;
                             case ResponsePartKind.BadRequestBody:
-                                Fail(context, part.Length, "Bad Request: the request body is malformed\n");
+                                FailBody(context, part.Length);
                                 return;
                         }
                     }
@@ -261,16 +297,38 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         }
     }
 
-    /// <summary>Streams the request body to the worker as it arrives, never more than the worker's credit ahead.</summary>
-    private static async Task PumpBodyAsync(HttpContext context, Exchange exchange, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams the request body to the worker as it arrives (or from its spool file), never more than the
+    /// worker's credit ahead. A body buffered in memory is read from the request pipe like a streamed one.
+    /// </summary>
+    private static async Task PumpBodyAsync(HttpContext context, Exchange exchange, RequestBodyBuffer? buffered, long? maxLength, CancellationToken cancellationToken)
     {
+        if (buffered is { Spooled: true })
+        {
+            try
+            {
+                await buffered.SendAsync(exchange, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // The response finished first (the app did not read the whole body) or the client left.
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
+            {
+                exchange.CancelOnWorker();
+            }
+            return;
+        }
         PipeReader body = context.Request.BodyReader;
+        long length = 0;
         try
         {
             while (true)
             {
                 ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
+                length += buffer.Length;
+                RequestBodyLimit.Check(length, maxLength);
                 // Kestrel hands the body over in small pooled blocks; frames gather them up to MaxChunk,
                 // so a large upload costs one frame and one send per 64 KiB, not per block.
                 ReadOnlySequence<byte> rest = buffer;
@@ -302,6 +360,22 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         {
             exchange.CancelOnWorker();
         }
+    }
+
+    /// <summary>
+    /// The answer to a body Kestrel refused while it was read (too large, too slow, malformed). The rest of the
+    /// body is not read, so the connection cannot carry another request.
+    /// </summary>
+    private void FailBody(HttpContext context, int status)
+    {
+        string why = status switch
+        {
+            StatusCodes.Status413PayloadTooLarge => $"the request body is larger than {limits.MaxBodySize} bytes",
+            StatusCodes.Status408RequestTimeout => "the request body arrived too slowly",
+            _ => "the request body is malformed",
+        };
+        Fail(context, status, $"{ReasonPhrases.GetReasonPhrase(status)}: {why}\n");
+        context.Response.Headers.Connection = "close";
     }
 
     [LoggerMessage(10, LogLevel.Error, "A worker sent an invalid response: {Reason}")]

@@ -71,4 +71,47 @@ public sealed record KwsgiOptions
 
     /// <summary>A worker without a heartbeat, or whose GIL has been held, for longer is killed and replaced; zero: never.</summary>
     public TimeSpan HeartbeatTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    // Limits (docs/limits.md): the defaults and how each maps onto Kestrel's.
+
+    /// <summary>Largest request body in bytes (413 past it); null for no limit. Waitress's default.</summary>
+    public long? MaxRequestBodySize { get; init; } = DefaultMaxRequestBodySize;
+
+    public const long DefaultMaxRequestBodySize = 1L << 30;
+
+    /// <summary>Largest request line (method, target, version) in bytes; 414 past it.</summary>
+    public int LimitRequestLine { get; init; } = 8192;
+
+    /// <summary>Most header fields in a request; 431 past it.</summary>
+    public int LimitRequestFields { get; init; } = 100;
+
+    /// <summary>Largest single header field (name, colon, value) in bytes, 431 past it; null for none beyond <see cref="MaxRequestHeaderSize"/>.</summary>
+    public int? LimitRequestFieldSize { get; init; }
+
+    /// <summary>Largest header block (all fields together) in bytes; 431 past it.</summary>
+    public int MaxRequestHeaderSize { get; init; } = 32 * 1024;
+
+    /// <summary>Ceiling of every request-head limit: Kestrel buffers a request head whole, in at most 1 MiB.</summary>
+    public const int MaxHeadLimit = 1024 * 1024;
+
+    /// <summary>Connections the kernel may hold for us before they are accepted (gunicorn's default).</summary>
+    public int Backlog { get; init; } = 2048;
+
+    /// <summary>How long an idle keep-alive connection stays open.</summary>
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>How long a client may take to send a request's head, from its first byte.</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Slowest request body upload tolerated, in bytes per second after a grace period; null for none.</summary>
+    public double? MinRequestBodyRate { get; init; } = 240;
+
+    /// <summary>Slowest response download tolerated, in bytes per second after a grace period; null for none.</summary>
+    public double? MinResponseRate { get; init; } = 240;
+
+    /// <summary>Read the whole request body in the front before a worker is taken (small bodies in memory, larger ones in a temp file).</summary>
+    public bool BufferRequestBody { get; init; } = true;
+
+    /// <summary>Folder for request bodies spooled to disk; null for the system temp folder.</summary>
+    public string? TmpDir { get; init; }
 }

@@ -37,6 +37,7 @@ public static class KwsgiServer
         // Relative static folders are relative to the folder the app runs in.
         StaticFileSettings staticFiles = StaticFileSettings.Resolve(options.StaticMounts, options.StaticMaxAge);
         PythonInstallation python = PythonLocator.Locate(options.Python);
+        RequestLimits requestLimits = RequestLimits.From(options);
 
         // The workers start first and load the app while the front builds its host: the slowest part of
         // start-up (interpreter and app import) overlaps the rest.
@@ -54,7 +55,7 @@ public static class KwsgiServer
         {
             kestrel.AddServerHeader = false;
             kestrel.Listen(address, options.Port);
-            kestrel.Limits.MaxRequestBodySize = null; // bodies stream to the worker under flow control
+            KestrelLimits.Apply(kestrel.Limits, options);
             // PEP 3333: header bytes are latin-1, both ways.
             kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
             kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
@@ -62,6 +63,9 @@ public static class KwsgiServer
 
         builder.Services.AddSingleton(pool);
         builder.Services.AddSingleton(new FrontOptions(options.UrlPrefix.TrimEnd('/')));
+        builder.Services.AddSingleton(requestLimits);
+        // Past the backlog, a burst of connections (a load spike, a slowloris) would see SYNs dropped and retried.
+        builder.WebHost.UseSockets(sockets => sockets.Backlog = options.Backlog);
         builder.Services.AddSingleton<WsgiHandler>();
         builder.Services.AddSingleton(staticFiles);
         builder.Services.AddSingleton<StaticFileLoader>();
