@@ -70,7 +70,7 @@ public sealed record ProxyTrust
         if (text.Contains('/'))
         {
             return IPNetwork.TryParse(text, out IPNetwork network) ? [network]
-                : throw new UsageException($"--trusted-proxy {value} is not a network: write it as ADDRESS/BITS with the host bits zero, e.g. 10.0.0.0/8");
+                : throw new UsageException($"--trusted-proxy {value} is not a network: write it as ADDRESS/BITS, e.g. 10.0.0.0/8");
         }
         if (IPAddress.TryParse(text.Trim('[', ']'), out IPAddress? address))
         {
