@@ -16,7 +16,7 @@ internal static class CommandLine
         Description = "The WSGI app: module:attr, module:factory(), or the wfastcgi forms module.attr and module.factory().",
     };
     private static readonly Option<string?> s_host = new("--host") { Description = "Address to listen on (default 0.0.0.0; 127.0.0.1 when HTTP_PLATFORM_PORT is set)." };
-    private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080)." };
+    private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080; under IIS's ASP.NET Core Module always ASPNETCORE_PORT)." };
     private static readonly Option<int?> s_workers = new("--workers", "-w") { Description = "Worker processes, each with its own Python interpreter (default: processor count)." };
     private static readonly Option<int> s_threads = new("--threads", "-t") { Description = "Requests each worker runs at once (default 4).", DefaultValueFactory = _ => 4 };
     private static readonly Option<int?> s_pipeline = new("--pipeline") { Description = "Requests each worker may hold queued beyond the ones it runs (default 16; 0 queues only in the front)." };

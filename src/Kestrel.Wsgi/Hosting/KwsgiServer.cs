@@ -38,6 +38,7 @@ public static class KwsgiServer
         // Behind ANCM the module decides: it connects to 127.0.0.1 on the port it chose.
         int port = options.Ancm?.Port ?? options.Port;
         address = options.Ancm is null ? address : IPAddress.Loopback;
+        string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
         // An explicit --url-prefix wins; else the IIS application's path, matched as IIS does, ignoring case.
         string urlPrefix = options.UrlPrefix.TrimEnd('/');
         bool prefixIgnoresCase = false;
@@ -109,11 +110,11 @@ public static class KwsgiServer
             }
             catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
             {
-                throw new UsageException($"cannot listen on {address}:{port}: the address is already in use");
+                throw new UsageException($"cannot listen on {shown}:{port}: the address is already in use");
             }
             catch (SocketException ex)
             {
-                throw new UsageException($"cannot listen on {address}:{port}: {ex.Message}");
+                throw new UsageException($"cannot listen on {shown}:{port}: {ex.Message}");
             }
             foreach (StaticRoot root in staticFiles.Roots)
             {
@@ -123,7 +124,6 @@ public static class KwsgiServer
             {
                 Console.Out.WriteLine(line);
             }
-            string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
             Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
             Console.Out.Flush();
             await app.WaitForShutdownAsync().ConfigureAwait(false);
