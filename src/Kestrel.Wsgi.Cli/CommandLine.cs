@@ -16,7 +16,7 @@ internal static class CommandLine
         Description = "The WSGI app: module:attr, module:factory(), or the wfastcgi forms module.attr and module.factory().",
     };
     private static readonly Option<string?> s_host = new("--host") { Description = "Address to listen on (default 0.0.0.0; 127.0.0.1 when HTTP_PLATFORM_PORT is set)." };
-    private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080)." };
+    private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080; under IIS's ASP.NET Core Module always ASPNETCORE_PORT)." };
     private static readonly Option<int?> s_workers = new("--workers", "-w") { Description = "Worker processes, each with its own Python interpreter (default: processor count)." };
     private static readonly Option<int> s_threads = new("--threads", "-t") { Description = "Requests each worker runs at once (default 4).", DefaultValueFactory = _ => 4 };
     private static readonly Option<int?> s_pipeline = new("--pipeline") { Description = "Requests each worker may hold queued beyond the ones it runs (default 16; 0 queues only in the front)." };
@@ -39,6 +39,14 @@ internal static class CommandLine
     private static readonly Option<long> s_maxWorkerMemory = new("--max-worker-memory") { Description = "Replace a worker gracefully when its resident memory exceeds this many MiB (default 0: no limit)." };
     private static readonly Option<string?> s_reloadFile = new("--reload-file") { Description = "Reload every worker when this file is touched or created, like SIGHUP (relative to --chdir)." };
     private static readonly Option<double> s_heartbeatTimeout = new("--heartbeat-timeout") { Description = "Seconds a worker may go without a heartbeat or hold its GIL without a release before it is replaced (default 30; 0: never).", DefaultValueFactory = _ => 30 };
+    private static readonly Option<string[]> s_trustedProxy = new("--trusted-proxy")
+    {
+        Description = "Honour forwarded headers from this peer: an IP address, a network (10.0.0.0/8) or * (repeatable; default under IIS: 127.0.0.1 and ::1).",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+    private static readonly Option<string?> s_trustedProxyHeaders = new("--trusted-proxy-headers") { Description = "Forwarded headers to honour from trusted proxies, separated by spaces or commas (default: x-forwarded-for x-forwarded-proto; also x-forwarded-host)." };
+    private static readonly Option<int?> s_trustedProxyCount = new("--trusted-proxy-count") { Description = "Proxies in front of kwsgi: the forwarded value this many places from the right is the client's (default 1)." };
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -46,6 +54,7 @@ internal static class CommandLine
         {
             s_app, s_host, s_port, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
             s_timeout, s_maxRequests, s_maxRequestsJitter, s_maxWorkerMemory, s_reloadFile, s_heartbeatTimeout,
+            s_trustedProxy, s_trustedProxyHeaders, s_trustedProxyCount,
         };
         foreach (Option option in LimitOptions.All)
         {
@@ -81,7 +90,7 @@ internal static class CommandLine
         {
             if (ex.Details.Length > 0)
             {
-                Console.Error.Write(ex.Details.EndsWith('\n') ? ex.Details : ex.Details + "\n");
+                Errors.Write(ex.Details.EndsWith('\n') ? ex.Details : ex.Details + "\n");
             }
             return Fail(ex.Message);
         }
@@ -114,15 +123,35 @@ internal static class CommandLine
 
     private static int Fail(string message)
     {
-        Console.Error.WriteLine($"kwsgi: {message}");
+        Errors.WriteLine($"kwsgi: {message}");
         return UsageError;
     }
+
+    /// <summary>
+    /// Under IIS the failure goes to stdout: that is the stream stdoutLogFile is named for, and a start-up failure
+    /// there is the one line an administrator reads after a 502. Elsewhere stderr, as for any command.
+    /// </summary>
+    private static TextWriter Errors => HostedByIis ? Console.Out : Console.Error;
+
+    private static bool HostedByIis =>
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("HTTP_PLATFORM_PORT")) ||
+        !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(AncmSettings.PortVariable));
 
     private static KwsgiOptions ToOptions(ParseResult parsed)
     {
         string? platformPort = Environment.GetEnvironmentVariable("HTTP_PLATFORM_PORT");
+        AncmSettings? ancm = AncmSettings.FromEnvironment();
         int port;
-        if (parsed.GetValue(s_port) is int given)
+        if (ancm is not null)
+        {
+            // ANCM passes its port only in the environment and connects nowhere else (docs/iis.md).
+            port = ancm.Port;
+            if (parsed.GetValue(s_port) is int ignored && ignored != port)
+            {
+                Console.Out.WriteLine($"kwsgi: --port {ignored} is ignored: the ASP.NET Core Module set {AncmSettings.PortVariable}={port}");
+            }
+        }
+        else if (parsed.GetValue(s_port) is int given)
         {
             port = given;
         }
@@ -140,7 +169,8 @@ internal static class CommandLine
             throw new UsageException($"--port {port} is not a port number (1 to 65535)");
         }
         // Behind IIS's HttpPlatformHandler only the local proxy may reach us.
-        string host = parsed.GetValue(s_host) ?? (string.IsNullOrEmpty(platformPort) ? "0.0.0.0" : "127.0.0.1");
+        string host = parsed.GetValue(s_host) ?? (string.IsNullOrEmpty(platformPort) && ancm is null ? "0.0.0.0" : "127.0.0.1");
+        ProxyTrust proxyTrust = ToProxyTrust(parsed, hostedBy: ancm is not null ? "the ASP.NET Core Module" : string.IsNullOrEmpty(platformPort) ? null : "HttpPlatformHandler");
 
         int workers = parsed.GetValue(s_workers) ?? Environment.ProcessorCount;
         int threads = parsed.GetValue(s_threads);
@@ -242,6 +272,39 @@ internal static class CommandLine
             MaxWorkerMemoryMib = maxMemory,
             ReloadFile = reloadFile,
             HeartbeatTimeout = TimeSpan.FromSeconds(heartbeat),
+            ProxyTrust = proxyTrust,
+            Ancm = ancm,
         });
+    }
+
+    /// <summary>
+    /// --trusted-proxy and friends. Under IIS (<paramref name="hostedBy"/>) the handler on this machine is the proxy,
+    /// so without --trusted-proxy 127.0.0.1 and ::1 are trusted and the startup log says so.
+    /// </summary>
+    private static ProxyTrust ToProxyTrust(ParseResult parsed, string? hostedBy)
+    {
+        int? countGiven = parsed.GetValue(s_trustedProxyCount);
+        int count = countGiven ?? 1;
+        if (count is < 1 or > 64)
+        {
+            throw new UsageException($"--trusted-proxy-count {count} must be between 1 and 64");
+        }
+        string? names = parsed.GetValue(s_trustedProxyHeaders);
+        var headers = names is null ? ProxyTrust.DefaultHeaders : ProxyTrust.ParseHeaders(names);
+        string[] given = parsed.GetValue(s_trustedProxy) ?? [];
+        if (given.Length == 0 && hostedBy is null && (countGiven is not null || names is not null))
+        {
+            // As waitress: these only say how to read a trusted proxy's headers.
+            throw new UsageException($"{(countGiven is not null ? "--trusted-proxy-count" : "--trusted-proxy-headers")} means nothing without --trusted-proxy");
+        }
+        if (given.Length > 0)
+        {
+            return new ProxyTrust { Proxies = given.SelectMany(ProxyTrust.ParseProxy).ToList(), Headers = headers, Count = count, Reason = "--trusted-proxy" };
+        }
+        if (hostedBy is not null)
+        {
+            return new ProxyTrust { Proxies = ProxyTrust.Loopback, Headers = headers, Count = count, Reason = $"{hostedBy} runs on this machine; --trusted-proxy replaces this default" };
+        }
+        return ProxyTrust.None;
     }
 }

@@ -28,6 +28,15 @@ internal static class RequestHeadWriter
         Pair(output, "REQUEST_URI", rawTarget, ref pairs);
         Pair(output, "SERVER_PROTOCOL", request.Protocol, ref pairs);
         Pair(output, "wsgi.url_scheme", request.Scheme, ref pairs);
+        if (request.IsHttps)
+        {
+            Pair(output, "HTTPS", "on", ref pairs); // CGI's flag, read by apps that predate wsgi.url_scheme
+        }
+        if (connection.ClientCertificate is { } certificate)
+        {
+            // mod_ssl's name and form; behind ANCM the certificate comes from MS-ASPNETCORE-CLIENTCERT.
+            Pair(output, "SSL_CLIENT_CERT", certificate.ExportCertificatePem(), ref pairs);
+        }
         Pair(output, "REMOTE_ADDR", FormatAddress(connection.RemoteIpAddress), ref pairs);
         Pair(output, "REMOTE_PORT", connection.RemotePort.ToString(System.Globalization.CultureInfo.InvariantCulture), ref pairs);
         // PEP 3333: SERVER_NAME/SERVER_PORT are the server's; URL reconstruction prefers HTTP_HOST anyway.

@@ -46,7 +46,9 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         {
             // SCRIPT_NAME is the prefix; a path outside it belongs to no app here.
             ReadOnlySpan<byte> decoded = pathInfo.Span;
-            if (!decoded.StartsWith(_prefix) || (decoded.Length > _prefix.Length && decoded[_prefix.Length] != '/'))
+            bool inside = decoded.StartsWith(_prefix)
+                || (options.PrefixIgnoresCase && decoded.Length >= _prefix.Length && System.Text.Ascii.EqualsIgnoreCase(decoded[.._prefix.Length], _prefix));
+            if (!inside || (decoded.Length > _prefix.Length && decoded[_prefix.Length] != '/'))
             {
                 Fail(context, StatusCodes.Status404NotFound, "Not Found\n");
                 return;

@@ -42,6 +42,15 @@ public sealed record KwsgiOptions
     /// <summary>Mount point of the app: SCRIPT_NAME, removed from PATH_INFO.</summary>
     public string UrlPrefix { get; init; } = "";
 
+    /// <summary>Whose X-Forwarded-* headers set REMOTE_ADDR and wsgi.url_scheme (<c>--trusted-proxy</c>).</summary>
+    public ProxyTrust ProxyTrust { get; init; } = ProxyTrust.None;
+
+    /// <summary>
+    /// Set when IIS's ASP.NET Core Module started the process: kwsgi then listens on its port, checks its pairing
+    /// token and serves below its application path (unless <see cref="UrlPrefix"/> says otherwise).
+    /// </summary>
+    public AncmSettings? Ancm { get; init; }
+
     /// <summary>How long in-flight requests may run on after a stop signal.</summary>
     public TimeSpan GracefulTimeout { get; init; } = TimeSpan.FromSeconds(30);
 

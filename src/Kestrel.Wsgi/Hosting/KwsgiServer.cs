@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
 
 namespace Kestrel.Wsgi.Hosting;
 
@@ -34,6 +35,18 @@ public static class KwsgiServer
         {
             address = options.Host == "localhost" ? IPAddress.Loopback : throw new UsageException($"--host {options.Host} is not an IP address");
         }
+        // Behind ANCM the module decides: it connects to 127.0.0.1 on the port it chose.
+        int port = options.Ancm?.Port ?? options.Port;
+        address = options.Ancm is null ? address : IPAddress.Loopback;
+        string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+        // An explicit --url-prefix wins; else the IIS application's path, matched as IIS does, ignoring case.
+        string urlPrefix = options.UrlPrefix.TrimEnd('/');
+        bool prefixIgnoresCase = false;
+        if (urlPrefix.Length == 0 && options.Ancm is { UrlPrefix.Length: > 0 } ancmPrefix)
+        {
+            urlPrefix = ancmPrefix.UrlPrefix;
+            prefixIgnoresCase = true;
+        }
         // Relative static folders are relative to the folder the app runs in.
         StaticFileSettings staticFiles = StaticFileSettings.Resolve(options.StaticMounts, options.StaticMaxAge);
         PythonInstallation python = PythonLocator.Locate(options.Python);
@@ -54,7 +67,7 @@ public static class KwsgiServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(address, options.Port);
+            kestrel.Listen(address, port);
             KestrelLimits.Apply(kestrel.Limits, options);
             // PEP 3333: header bytes are latin-1, both ways.
             kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
@@ -62,7 +75,7 @@ public static class KwsgiServer
         });
 
         builder.Services.AddSingleton(pool);
-        builder.Services.AddSingleton(new FrontOptions(options.UrlPrefix.TrimEnd('/')));
+        builder.Services.AddSingleton(new FrontOptions(urlPrefix, prefixIgnoresCase));
         builder.Services.AddSingleton(requestLimits);
         // Past the backlog, a burst of connections (a load spike, a slowloris) would see SYNs dropped and retried.
         builder.WebHost.UseSockets(sockets => sockets.Backlog = options.Backlog);
@@ -71,9 +84,21 @@ public static class KwsgiServer
         builder.Services.AddSingleton<StaticFileLoader>();
         builder.Services.AddSingleton<StaticFileCache>();
         builder.Services.AddSingleton<StaticFileHandler>();
+        if (options.Ancm is not null)
+        {
+            AncmHosting.Configure(builder, options.Ancm);
+        }
 
         await using WebApplication app = builder.Build();
         WsgiHandler handler = app.Services.GetRequiredService<WsgiHandler>();
+        if (options.Ancm is not null)
+        {
+            app.Use(AncmHosting.HideTokenAsync);
+        }
+        if (options.ProxyTrust.IsEnabled)
+        {
+            app.Use(new ProxyHeaders(options.ProxyTrust, loggerFactory).InvokeAsync);
+        }
         if (staticFiles.Roots.Length > 0)
         {
             app.Use(app.Services.GetRequiredService<StaticFileHandler>().InvokeAsync);
@@ -89,18 +114,21 @@ public static class KwsgiServer
             }
             catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
             {
-                throw new UsageException($"cannot listen on {options.Host}:{options.Port}: the address is already in use");
+                throw new UsageException($"cannot listen on {shown}:{port}: the address is already in use");
             }
             catch (SocketException ex)
             {
-                throw new UsageException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}");
+                throw new UsageException($"cannot listen on {shown}:{port}: {ex.Message}");
             }
             foreach (StaticRoot root in staticFiles.Roots)
             {
                 Console.Out.WriteLine($"kwsgi: Serving {root.UrlPath}/ from {root.Folder}");
             }
-            string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
-            Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{options.Port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
+            foreach (string line in HostingLines(options, urlPrefix))
+            {
+                Console.Out.WriteLine(line);
+            }
+            Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
             Console.Out.Flush();
             await using var reloads = new ReloadTriggers(supervisor, options.ReloadFile);
             // A worker that can no longer load the app ends the server like a stop signal, then is reported.
@@ -125,10 +153,29 @@ public static class KwsgiServer
         options.HeartbeatTimeout,
         options.GracefulTimeout);
 
+    /// <summary>What the startup log says about IIS and proxies: who is believed, and why.</summary>
+    private static IEnumerable<string> HostingLines(KwsgiOptions options, string urlPrefix)
+    {
+        if (options.Ancm is { } ancm)
+        {
+            yield return $"kwsgi: Behind IIS's ASP.NET Core Module: port {ancm.Port} from {AncmSettings.PortVariable}, " +
+                $"application path {ancm.ApplicationPath} (SCRIPT_NAME '{urlPrefix}'), requests whose MS-ASPNETCORE-TOKEN header is not {AncmSettings.TokenVariable} get 400";
+        }
+        if (options.ProxyTrust.IsEnabled)
+        {
+            ProxyTrust trust = options.ProxyTrust;
+            string proxies = string.Join(", ", trust.Proxies.Select(n => n.PrefixLength == n.BaseAddress.GetAddressBytes().Length * 8 ? n.BaseAddress.ToString() : n.ToString()));
+            string count = trust.Count == 1 ? "the rightmost value" : $"the value {trust.Count} places from the right";
+            yield return $"kwsgi: Trusting {trust.DescribeHeaders()} from {proxies} ({trust.Reason}); {count} is the client's";
+        }
+    }
+
     private static void ConfigureLogging(ILoggingBuilder logging)
     {
         logging.AddSimpleConsole(console =>
         {
+            // IIS writes stdout to stdoutLogFile: plain lines there, colours only on a terminal.
+            console.ColorBehavior = Console.IsOutputRedirected ? LoggerColorBehavior.Disabled : LoggerColorBehavior.Default;
             console.SingleLine = true;
             console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
         });

@@ -101,6 +101,9 @@ public sealed partial class KwsgiProcess : IAsyncDisposable
         psi.WorkingDirectory = workingDirectory ?? TestPaths.AppsDir;
         // Keep the server's own environment predictable: no port from the outside unless a test asks.
         psi.Environment.Remove("HTTP_PLATFORM_PORT");
+        psi.Environment.Remove("ASPNETCORE_PORT");
+        psi.Environment.Remove("ASPNETCORE_TOKEN");
+        psi.Environment.Remove("ASPNETCORE_APPL_PATH");
         psi.Environment.Remove("ASPNETCORE_URLS");
         psi.Environment.Remove("ASPNETCORE_HTTP_PORTS");
         if (environment is not null)
