@@ -77,6 +77,8 @@ public static class KwsgiServer
         app.Run(handler.InvokeAsync);
 
         await workersReady.ConfigureAwait(false);
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        IDisposable? consoleClose = null;
         try
         {
             try
@@ -91,6 +93,7 @@ public static class KwsgiServer
             {
                 throw new UsageException($"cannot listen on {options.Host}:{options.Port}: {ex.Message}");
             }
+            consoleClose = ConsoleCloseDrain.Register(app.Lifetime, drained.Task, options.GracefulTimeout + TimeSpan.FromSeconds(5));
             foreach (StaticRoot root in staticFiles.Roots)
             {
                 Console.Out.WriteLine($"kwsgi: Serving {root.UrlPath}/ from {root.Folder}");
@@ -103,6 +106,8 @@ public static class KwsgiServer
         finally
         {
             await supervisor.StopAsync(options.GracefulTimeout).ConfigureAwait(false);
+            drained.TrySetResult();
+            consoleClose?.Dispose();
         }
         return 0;
     }
