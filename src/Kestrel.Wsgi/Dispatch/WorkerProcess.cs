@@ -88,7 +88,9 @@ internal sealed class WorkerProcess : IAsyncDisposable
         }
         catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new WorkerStartupException($"cannot create a worker channel in the temp folder {Path.GetTempPath()}: {ex.Message}", "");
+            string folder = Path.GetTempPath();
+            string why = Directory.Exists(folder) ? ex.Message : "the folder does not exist (TMPDIR or TEMP names it)";
+            throw new WorkerStartupException($"cannot create a worker channel in the temp folder {folder}: {why}", "");
         }
     }
 
