@@ -6,7 +6,7 @@ namespace Kestrel.Wsgi.Dispatch;
 /// <summary>How to start a worker process: this same executable in its hidden worker mode.</summary>
 internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool CallFactory, int Threads, int Workers, string WorkingDirectory)
 {
-    public ProcessStartInfo CreateStartInfo(string channelPath)
+    public ProcessStartInfo CreateStartInfo(Channel.ChannelAddress channel)
     {
         var info = new ProcessStartInfo
         {
@@ -25,7 +25,8 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
         }
         var settings = new Worker.WorkerSettings
         {
-            ChannelPath = channelPath,
+            Channel = channel.ToString(),
+            FrontProcessId = Environment.ProcessId,
             App = App,
             CallFactory = CallFactory,
             Threads = Threads,

@@ -19,7 +19,7 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     private static readonly byte[] s_notOpened = [0];
 
     private readonly Process _process;
-    private readonly Socket _socket;
+    private readonly Stream _stream;
     private readonly PipeReader _reader;
     private readonly PipeWriter _writer;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -28,11 +28,11 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     private uint _nextId;
     private volatile bool _lost;
 
-    private WorkerProcess(Process process, Socket socket)
+    /// <param name="stream">The channel: a NetworkStream over the socket, or the named pipe (see <see cref="ChannelListener"/>).</param>
+    private WorkerProcess(Process process, Stream stream)
     {
         _process = process;
-        _socket = socket;
-        var stream = new NetworkStream(socket, ownsSocket: true);
+        _stream = stream;
         _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024));
         _writer = PipeWriter.Create(stream);
     }
@@ -48,38 +48,50 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     /// <summary>Starts the process and waits until it has imported the app.</summary>
     public static async Task<WorkerProcess> StartAsync(WorkerLaunch launch, CancellationToken cancellationToken)
     {
-        string channelPath = Path.Combine(Path.GetTempPath(), $"kwsgi-{Environment.ProcessId}-{Guid.NewGuid():N}.sock");
-        using var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        listener.Bind(new UnixDomainSocketEndPoint(channelPath));
-        listener.Listen(1);
+        if (OperatingSystem.IsWindows())
+        {
+            WorkerJob.Join(); // before the first worker exists, so every worker is born in the job
+        }
+        using ChannelListener listener = Listen();
         Process? process = null;
-        Socket? socket = null;
+        Stream? stream = null;
         try
         {
-            process = Process.Start(launch.CreateStartInfo(channelPath)) ?? throw new InvalidOperationException("The worker process did not start.");
+            process = Process.Start(launch.CreateStartInfo(listener.Address)) ?? throw new InvalidOperationException("The worker process did not start.");
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(s_startupTimeout);
-            Task<Socket> accept = listener.AcceptAsync(timeout.Token).AsTask();
+            Task<Stream> accept = listener.AcceptAsync(timeout.Token);
             Task exited = process.WaitForExitAsync(timeout.Token);
             if (await Task.WhenAny(accept, exited).ConfigureAwait(false) != accept)
             {
                 throw Exited(process);
             }
-            socket = await accept.ConfigureAwait(false);
-            var worker = new WorkerProcess(process, socket);
+            stream = await accept.ConfigureAwait(false);
+            var worker = new WorkerProcess(process, stream);
             await worker.WaitReadyAsync(timeout.Token).ConfigureAwait(false);
             worker.OnReady();
             return worker;
         }
         catch (Exception) when (process is not null)
         {
-            socket?.Dispose();
+            stream?.Dispose();
             Kill(process);
             throw;
         }
-        finally
+    }
+
+    /// <summary>A new channel endpoint; a temp folder where none can be made is the user's to fix, said in one line.</summary>
+    private static ChannelListener Listen()
+    {
+        try
         {
-            File.Delete(channelPath);
+            return ChannelListener.Create();
+        }
+        catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            string folder = Path.GetTempPath();
+            string why = Directory.Exists(folder) ? ex.Message : "the folder does not exist (TMPDIR or TEMP names it)";
+            throw new WorkerStartupException($"cannot create a worker channel in the temp folder {folder}: {why}", "");
         }
     }
 
@@ -350,7 +362,7 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
         Kill(_process);
         await _reader.CompleteAsync().ConfigureAwait(false);
         await _writer.CompleteAsync().ConfigureAwait(false);
-        _socket.Dispose();
+        await _stream.DisposeAsync().ConfigureAwait(false);
         _process.Dispose();
     }
 }

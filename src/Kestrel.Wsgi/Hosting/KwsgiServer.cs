@@ -106,6 +106,8 @@ public static class KwsgiServer
         app.Run(handler.InvokeAsync);
 
         await workersReady.ConfigureAwait(false);
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        IDisposable? consoleClose = null;
         try
         {
             try
@@ -120,6 +122,7 @@ public static class KwsgiServer
             {
                 throw new UsageException($"cannot listen on {shown}:{port}: {ex.Message}");
             }
+            consoleClose = ConsoleCloseDrain.Register(app.Lifetime, drained.Task, options.GracefulTimeout + TimeSpan.FromSeconds(5));
             foreach (StaticRoot root in staticFiles.Roots)
             {
                 Console.Out.WriteLine($"kwsgi: Serving {root.UrlPath}/ from {root.Folder}");
@@ -141,6 +144,8 @@ public static class KwsgiServer
         finally
         {
             await supervisor.StopAsync(options.GracefulTimeout).ConfigureAwait(false);
+            drained.TrySetResult();
+            consoleClose?.Dispose();
         }
         return 0;
     }

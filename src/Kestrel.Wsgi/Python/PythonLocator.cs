@@ -46,8 +46,9 @@ print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0
         {
             return full;
         }
-        // A bare name such as "python3.11" is looked up on PATH, like a shell would.
-        if (!requested.Contains(Path.DirectorySeparatorChar) && FindOnPath(requested) is { } onPath)
+        // A bare name such as "python3.11" (or "python" for python.exe on Windows) is looked up on PATH, like a
+        // shell would; Windows accepts '/' in paths too, so neither separator makes a bare name.
+        if (requested.IndexOfAny(['/', Path.DirectorySeparatorChar]) < 0 && FindOnPath(requested) is { } onPath)
         {
             return onPath;
         }
@@ -63,16 +64,27 @@ print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0
             ?? throw new UsageException($"{source} folder {folder} holds no Python interpreter (looked for {string.Join(" and ", candidates)})");
     }
 
-    private static string? OnPath() => FindOnPath(OperatingSystem.IsWindows() ? "python.exe" : "python3") ?? FindOnPath(OperatingSystem.IsWindows() ? "python3.exe" : "python");
+    // Windows: python.org's installer often leaves python.exe off PATH but always installs the py launcher, which
+    // runs the newest Python; the probe then reports that interpreter's own path (sys.executable), which is what
+    // the workers embed.
+    private static string? OnPath() => OperatingSystem.IsWindows()
+        ? FindOnPath("python.exe") ?? FindOnPath("python3.exe") ?? FindOnPath("py.exe")
+        : FindOnPath("python3") ?? FindOnPath("python");
 
     private static string? FindOnPath(string name)
     {
+        // Windows: "python3.11" means python3.11.exe, as in a shell (the extension is the one that runs).
+        string[] names = OperatingSystem.IsWindows() && !name.EndsWith(".exe", StringComparison.OrdinalIgnoreCase) ? [name + ".exe", name] : [name];
         foreach (string folder in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
         {
-            string candidate = Path.Combine(folder, name);
-            if (File.Exists(candidate))
+            foreach (string file in names)
             {
-                return candidate;
+                // PATH entries may be quoted on Windows ("C:\Program Files\Python312").
+                string candidate = Path.Combine(folder.Trim('"'), file);
+                if (File.Exists(candidate))
+                {
+                    return candidate;
+                }
             }
         }
         return null;

@@ -6,15 +6,15 @@ namespace Kestrel.Wsgi.Worker;
 
 /// <summary>
 /// The worker's end of its channel. There is no reader thread: a Python thread that must wait for
-/// something from the front (a request, a body piece, response credit) reads the socket itself when no
+/// something from the front (a request, a body piece, response credit) reads the channel itself when no
 /// other thread is reading, routes every frame it gets, and hands the reading role on when its own wait
 /// is over (leader/follower). So a request wakes exactly one thread, the one that runs it, and a worker
 /// whose threads are all busy in the app reads nothing — nothing there needs reading.
 /// Responses are written synchronously under a lock by the thread that produced them.
 /// </summary>
-internal sealed class WorkerChannel(Socket socket, Action frontGone)
+internal sealed class WorkerChannel(ChannelConnection connection, Action frontGone)
 {
-    private readonly Socket _socket = socket;
+    private readonly ChannelConnection _connection = connection;
     private readonly Action _frontGone = frontGone;
     private readonly Lock _sendLock = new();
     private readonly byte[] _sendBuffer = new byte[FlowWindow.MaxChunk + 2 * FrameHeader.Size + 16 * 1024];
@@ -175,7 +175,7 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
                 _start = 0;
                 _end = pending;
             }
-            int received = _socket.Receive(_buffer, _end, _buffer.Length - _end, SocketFlags.None);
+            int received = _connection.Receive(_buffer, _end, _buffer.Length - _end);
             if (received == 0)
             {
                 return Gone();
@@ -201,7 +201,7 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
             }
             return true;
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException or InvalidDataException)
+        catch (Exception ex) when (ex is SocketException or IOException or ObjectDisposedException or InvalidDataException)
         {
             return Gone();
         }
@@ -330,14 +330,7 @@ internal sealed class WorkerChannel(Socket socket, Action frontGone)
         Send(type, FrameFlags.None, streamId, payload);
     }
 
-    private void SendAll(ReadOnlySpan<byte> data)
-    {
-        while (!data.IsEmpty)
-        {
-            int sent = _socket.Send(data, SocketFlags.None);
-            data = data[sent..];
-        }
-    }
+    private void SendAll(ReadOnlySpan<byte> data) => _connection.SendAll(data);
 
     /// <summary>Something a thread waits for; <see cref="TryFinish"/> runs under the channel's lock.</summary>
     private interface IWait

@@ -1,4 +1,4 @@
-using System.Net.Sockets;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Kestrel.Wsgi.Channel;
 using Python.Runtime;
@@ -25,13 +25,16 @@ public static class WorkerHost
             return 2;
         }
 
-        // The front coordinates shutdown; a Ctrl-C reaching the whole process group must not kill requests.
+        // The front coordinates shutdown and drains the workers over the channel; a Ctrl-C (SIGINT), Ctrl-Break or
+        // Ctrl-\ (SIGQUIT) reaching the whole process group or console must not kill requests in flight. On
+        // Windows these are the console's CTRL_C/CTRL_BREAK events, and SIGTERM is CTRL_SHUTDOWN: answering TRUE
+        // is what CREATE_NEW_PROCESS_GROUP would have bought (see docs/windows.md).
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context => context.Cancel = true);
+        using var sigquit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, context => context.Cancel = true);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context => context.Cancel = true);
 
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        socket.Connect(new UnixDomainSocketEndPoint(settings.ChannelPath));
-        var channel = new WorkerChannel(socket, frontGone: () => Exit(0));
+        using ChannelConnection connection = ChannelConnection.Connect(ChannelAddress.Parse(settings.Channel));
+        var channel = new WorkerChannel(connection, frontGone: () => Exit(0));
 
         List<Thread> threads;
         PyObject module;
@@ -51,7 +54,7 @@ public static class WorkerHost
         channel.Send(FrameType.Ready, FrameFlags.None, 0, default);
 
         Heartbeat.Start(channel);
-        WatchParent();
+        WatchFront(settings.FrontProcessId);
 
         foreach (Thread thread in threads)
         {
@@ -73,6 +76,11 @@ public static class WorkerHost
     {
         Console.Out.Flush();
         Console.Error.Flush();
+        if (OperatingSystem.IsWindows())
+        {
+            // Windows' _exit: no DLL detach notifications, no runtime shutdown.
+            TerminateProcess(GetCurrentProcess(), (uint)code);
+        }
         _exit(code);
     }
 
@@ -80,23 +88,44 @@ public static class WorkerHost
     /// Exits when the front is gone even if no thread is reading the channel (every thread busy in the
     /// app), so no worker outlives its front.
     /// </summary>
-    private static void WatchParent()
+    private static void WatchFront(int frontProcessId)
     {
+        Action watch;
         if (OperatingSystem.IsWindows())
         {
-            return; // the front's job object kills its workers
-        }
-        int parent = getppid();
-        var watcher = new Thread(() =>
-        {
-            while (getppid() == parent)
+            // No getppid; the front's process handle, opened while the front is certainly alive (our channel is
+            // connected), is signalled when it ends. Belt and braces: the front's job object kills us first.
+            Process front;
+            try
             {
-                Thread.Sleep(1000);
+                front = Process.GetProcessById(frontProcessId);
+                _ = front.SafeHandle;
             }
-            Exit(0);
-        })
+            catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                return;
+            }
+            watch = () =>
+            {
+                front.WaitForExit();
+                Exit(0);
+            };
+        }
+        else
         {
-            Name = "kwsgi parent watch",
+            int parent = getppid();
+            watch = () =>
+            {
+                while (getppid() == parent)
+                {
+                    Thread.Sleep(1000);
+                }
+                Exit(0);
+            };
+        }
+        var watcher = new Thread(() => watch())
+        {
+            Name = "kwsgi front watch",
             IsBackground = true,
         };
         watcher.Start();
@@ -107,6 +136,13 @@ public static class WorkerHost
 
     [DllImport("libc", EntryPoint = "_exit")]
     private static extern void _exit(int status);
+
+    [DllImport("kernel32")]
+    private static extern nint GetCurrentProcess();
+
+    [DllImport("kernel32")]
+    [return: MarshalAs(UnmanagedType.Bool)]
+    private static extern bool TerminateProcess(nint process, uint exitCode);
 
     private static PyObject StartPython(WorkerSettings settings, WorkerChannel channel)
     {

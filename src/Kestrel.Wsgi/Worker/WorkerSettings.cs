@@ -3,7 +3,11 @@ namespace Kestrel.Wsgi.Worker;
 /// <summary>What the front tells a worker process on its (hidden) command line.</summary>
 internal sealed record WorkerSettings
 {
-    public required string ChannelPath { get; init; }
+    /// <summary>A <see cref="Kestrel.Wsgi.Channel.ChannelAddress"/> as text: a socket path, or pipe:NAME.</summary>
+    public required string Channel { get; init; }
+
+    /// <summary>The front's pid: on Windows a worker watches that process (there is no getppid).</summary>
+    public int FrontProcessId { get; init; }
     public required string App { get; init; }
     public bool CallFactory { get; init; }
     public int Threads { get; init; } = 4;
@@ -16,7 +20,9 @@ internal sealed record WorkerSettings
     {
         yield return "worker";
         yield return "--channel";
-        yield return ChannelPath;
+        yield return Channel;
+        yield return "--front-pid";
+        yield return FrontProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         yield return "--app";
         yield return App;
         if (CallFactory)
@@ -58,7 +64,8 @@ internal sealed record WorkerSettings
         string Get(string name) => values.TryGetValue(name, out string? value) ? value : throw new ArgumentException($"the worker needs {name}");
         return new WorkerSettings
         {
-            ChannelPath = Get("--channel"),
+            Channel = Get("--channel"),
+            FrontProcessId = int.Parse(Get("--front-pid"), System.Globalization.CultureInfo.InvariantCulture),
             App = Get("--app"),
             CallFactory = call,
             Threads = int.Parse(Get("--threads"), System.Globalization.CultureInfo.InvariantCulture),
