@@ -13,4 +13,10 @@ internal static class FlowWindow
 
     /// <summary>Largest body frame a sender writes.</summary>
     public const int MaxChunk = 64 * 1024;
+
+    /// <summary>
+    /// A request body's window until the app first reads it: one frame. A request waiting in a worker's pipeline
+    /// holds this much, not a whole window; the first read opens the window to <see cref="Size"/>.
+    /// </summary>
+    public const int InitialRequestWindow = MaxChunk;
 }

@@ -10,7 +10,7 @@ internal sealed class Exchange(uint id, WorkerProcess worker)
 {
     private readonly ResponseQueue _parts = new();
     private readonly SemaphoreSlim _creditSignal = new(0);
-    private int _requestCredit = FlowWindow.Size;
+    private int _requestCredit = FlowWindow.InitialRequestWindow;
 
     public uint Id { get; } = id;
 

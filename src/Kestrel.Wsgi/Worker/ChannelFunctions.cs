@@ -87,9 +87,16 @@ internal static unsafe class ChannelFunctions
                 CPython.SetError(s_clientDisconnected, "the client disconnected before the request body was complete");
                 return 0;
             }
-            // Acknowledge consumed bytes in batches, so the front may send more (flow control).
+            // Acknowledge consumed bytes in batches, so the front may send more (flow control). The first read
+            // also opens the window from one frame to its full size: the app has started on the body.
             request.Unacknowledged += piece.Length;
-            if (request.Unacknowledged >= FlowWindow.AckThreshold)
+            if (!request.BodyWindowOpen && piece.Length > 0)
+            {
+                request.BodyWindowOpen = true;
+                s_channel.SendCredit(FrameType.RequestCredit, request.Id, FlowWindow.Size - FlowWindow.InitialRequestWindow + request.Unacknowledged);
+                request.Unacknowledged = 0;
+            }
+            else if (request.Unacknowledged >= FlowWindow.AckThreshold)
             {
                 s_channel.SendCredit(FrameType.RequestCredit, request.Id, request.Unacknowledged);
                 request.Unacknowledged = 0;

@@ -32,4 +32,7 @@ internal sealed class WorkerRequest(uint id, byte[] head, bool hasNoBody)
 
     /// <summary>Body bytes consumed and not yet acknowledged; touched only by the thread running the request.</summary>
     public int Unacknowledged { get; set; }
+
+    /// <summary>Whether the app's first read has opened the request body's window to its full size.</summary>
+    public bool BodyWindowOpen { get; set; }
 }
