@@ -1,0 +1,56 @@
+using System.CommandLine;
+
+namespace Kestrel.Wsgi.Cli;
+
+/// <summary>
+/// Options from the environment, as uWSGI's UWSGI_* variables: <c>KWSGI_WORKERS=4</c> is <c>--workers 4</c>, and
+/// <c>KWSGI_APP</c> is the app argument. The command line wins over the environment. Hosts that can set
+/// variables but not arguments use them (IIS's &lt;environmentVariables&gt;, a container's <c>-e</c>).
+/// </summary>
+internal static class EnvironmentOptions
+{
+    public const string Prefix = "KWSGI_";
+    public const string AppVariable = Prefix + "APP";
+
+    /// <summary>Repeatable options take several values from one variable, separated by this.</summary>
+    public const char ListSeparator = ';';
+
+    /// <summary>The command line followed by every option it lacks that a KWSGI_ variable gives; the app last.</summary>
+    public static string[] AddTo(string[] args, IEnumerable<Option> options, bool hasApp, Func<string, string?> environment)
+    {
+        var given = new HashSet<string>(StringComparer.Ordinal);
+        foreach (string arg in args.TakeWhile(a => a != "--"))
+        {
+            if (arg.StartsWith('-'))
+            {
+                given.Add(arg.Split('=', 2)[0]);
+            }
+        }
+        var added = new List<string>(args);
+        foreach (Option option in options)
+        {
+            if (option.Name is "--help" or "--version" || given.Contains(option.Name) || option.Aliases.Any(given.Contains))
+            {
+                continue;
+            }
+            if (environment(VariableOf(option)) is not { Length: > 0 } value)
+            {
+                continue;
+            }
+            bool repeatable = option.Arity.MaximumNumberOfValues > 1 || option.ValueType.IsArray;
+            foreach (string one in repeatable ? value.Split(ListSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [value])
+            {
+                added.Add($"{option.Name}={one}");
+            }
+        }
+        if (!hasApp && environment(AppVariable) is { Length: > 0 } app)
+        {
+            added.Add(app);
+        }
+        return [.. added];
+    }
+
+    /// <summary><c>--max-requests</c> → <c>KWSGI_MAX_REQUESTS</c>.</summary>
+    public static string VariableOf(Option option) =>
+        Prefix + option.Name.TrimStart('-').Replace('-', '_').ToUpperInvariant();
+}
