@@ -60,7 +60,7 @@ internal static class CommandLine
         {
             root.Options.Add(option);
         }
-        bool hasApp = !string.IsNullOrEmpty(root.Parse(args).GetValue(s_app));
+        bool hasApp = root.Parse(args).GetResult(s_app) is { Tokens.Count: > 0 };
         args = EnvironmentOptions.AddTo(args, root.Options, hasApp, Environment.GetEnvironmentVariable);
         ParseResult parsed = root.Parse(args);
         bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
