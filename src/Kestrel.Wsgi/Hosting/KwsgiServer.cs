@@ -131,9 +131,10 @@ public static class KwsgiServer
             {
                 Console.Out.WriteLine(line);
             }
+            // Before the line that says the server is up: a SIGHUP sent as soon as it is read must not be lost.
+            await using var reloads = new ReloadTriggers(supervisor, options.ReloadFile);
             Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
             Console.Out.Flush();
-            await using var reloads = new ReloadTriggers(supervisor, options.ReloadFile);
             // A worker that can no longer load the app ends the server like a stop signal, then is reported.
             if (await Task.WhenAny(app.WaitForShutdownAsync(), supervisor.Failed).ConfigureAwait(false) == supervisor.Failed)
             {
