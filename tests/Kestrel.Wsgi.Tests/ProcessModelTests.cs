@@ -48,19 +48,21 @@ public sealed class ProcessModelTests
     [Fact]
     public async Task Pipeline_QueuesInTheWorker_BeforeTheFrontQueue()
     {
-        // One thread, a pipeline of one and no front queue: two requests fit, the third is refused.
+        // One thread, a pipeline of one and no front queue: two requests fit, the third is refused. Both held
+        // requests sleep, so which of them runs first does not matter, and the refusal cannot race their end.
         await using var server = await KwsgiProcess.StartAsync("slow:app", "--workers", "1", "--threads", "1", "--pipeline", "1", "--max-queue", "0");
-        Task<HttpResponseMessage> running = server.Client.GetAsync("/?s=1");
-        await Task.Delay(300);
-        Task<HttpResponseMessage> pipelined = server.Client.GetAsync("/?s=0");
-        await Task.Delay(300);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        Task<HttpResponseMessage> one = server.Client.GetAsync("/?s=2");
+        Task<HttpResponseMessage> two = server.Client.GetAsync("/?s=2");
+        await Task.Delay(1000);
         using HttpResponseMessage refused = await server.Client.GetAsync("/?s=0");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
-        Assert.False(pipelined.IsCompleted, "the pipelined request ran before the thread was free");
-        using HttpResponseMessage first = await running;
-        using HttpResponseMessage second = await pipelined;
+        using HttpResponseMessage first = await one;
+        using HttpResponseMessage second = await two;
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        // The pipelined request waited in the worker for the one thread: the two ran one after the other.
+        Assert.True(clock.Elapsed >= TimeSpan.FromSeconds(3.9), $"both answered after {clock.Elapsed.TotalSeconds:0.0} s: they ran at once");
     }
 
     [Fact]
