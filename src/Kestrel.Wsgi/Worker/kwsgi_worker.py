@@ -71,18 +71,27 @@ def load_app(spec, call_factory):
         raise StartupError(f"'{attr}' in '{spec}' is not a Python attribute name")
 
     sys.path.insert(0, os.getcwd())
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        missing = error.name or module_name
-        if module_name == missing or module_name.startswith(missing + "."):
-            raise StartupError(f"cannot import the app module '{module_name}': no module named "
-                               f"'{missing}' in {os.getcwd()} or on sys.path") from None
-        raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
-                           traceback.format_exc()) from None
-    except BaseException as error:
-        raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
-                           traceback.format_exc()) from None
+    named = module_name
+    while True:
+        try:
+            module = importlib.import_module(module_name)
+            break
+        except ModuleNotFoundError as error:
+            missing = error.name or module_name
+            if ":" not in spec and missing == module_name and "." in module_name:
+                # wfastcgi's retry: when the module part is not a module, its last segment belongs to the
+                # attribute chain (pkg.web.wsgi_app can be module pkg, attribute web.wsgi_app).
+                module_name, _, moved = module_name.rpartition(".")
+                attr = f"{moved}.{attr}"
+                continue
+            if module_name == missing or module_name.startswith(missing + "."):
+                raise StartupError(f"cannot import the app module '{named}': no module named "
+                                   f"'{missing}' in {os.getcwd()} or on sys.path") from None
+            raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
+                               traceback.format_exc()) from None
+        except BaseException as error:
+            raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
+                               traceback.format_exc()) from None
 
     app = module
     for part in attr.split("."):
