@@ -4,13 +4,16 @@ namespace Kestrel.Wsgi.Cli;
 
 /// <summary>
 /// Options from the environment, as uWSGI's UWSGI_* variables: <c>KWSGI_WORKERS=4</c> is <c>--workers 4</c>, and
-/// <c>KWSGI_APP</c> is the app argument. The command line wins over the environment. Hosts that can set
+/// <c>KWSGI_APP</c> is the app argument (else wfastcgi's <c>WSGI_HANDLER</c>). The command line wins over the environment. Hosts that can set
 /// variables but not arguments use them (IIS's &lt;environmentVariables&gt;, a container's <c>-e</c>).
 /// </summary>
 internal static class EnvironmentOptions
 {
     public const string Prefix = "KWSGI_";
     public const string AppVariable = Prefix + "APP";
+
+    /// <summary>wfastcgi's app setting (its appSettings become environment variables): the app when nothing else names one.</summary>
+    public const string WfastcgiHandlerVariable = "WSGI_HANDLER";
 
     /// <summary>Repeatable options take several values from one variable, separated by this.</summary>
     public const char ListSeparator = ';';
@@ -43,7 +46,8 @@ internal static class EnvironmentOptions
                 added.Add($"{option.Name}={one}");
             }
         }
-        if (!hasApp && environment(AppVariable) is { Length: > 0 } app)
+        string? app = environment(AppVariable) is { Length: > 0 } named ? named : environment(WfastcgiHandlerVariable);
+        if (!hasApp && !string.IsNullOrEmpty(app))
         {
             added.Add(app);
         }

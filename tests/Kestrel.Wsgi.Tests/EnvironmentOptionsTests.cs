@@ -54,6 +54,19 @@ public sealed class EnvironmentOptionsTests
     }
 
     [Fact]
+    public async Task WfastcgiHandlerVariable_NamesTheAppWhenNothingElseDoes()
+    {
+        // A wfastcgi site's appSettings arrive as environment variables; WSGI_HANDLER uses the dotted form.
+        int port = KwsgiProcess.FreePort();
+        // wfpkg.web is not a module: as wfastcgi does, kwsgi moves "web" into the attribute chain and retries.
+        var env = new Dictionary<string, string?> { ["WSGI_HANDLER"] = "wfpkg.web.wsgi_app" };
+        await using var server = await KwsgiProcess.StartAndWaitAsync(
+            ["--host", "127.0.0.1", "--port", port.ToString(), "--chdir", TestPaths.AppsDir, "--workers", "1"], env, expectedPort: port);
+        Assert.Contains("wfpkg.web.wsgi_app, Python", server.Stdout);
+        Assert.Equal("wfpkg.web.wsgi_app", await server.Client.GetStringAsync("/"));
+    }
+
+    [Fact]
     public async Task BadValueInTheEnvironment_IsOneLineAndExitCode2()
     {
         var env = new Dictionary<string, string?> { ["KWSGI_WORKERS"] = "many" };
