@@ -42,7 +42,7 @@ internal sealed class RequestBodyBuffer : IDisposable
     {
         FileStream? file = null;
         long length = 0;
-        var segments = new List<ReadOnlyMemory<byte>>();
+        List<ReadOnlyMemory<byte>>? segments = null; // only for bodies that go to a file
         try
         {
             while (true)
@@ -61,6 +61,7 @@ internal sealed class RequestBodyBuffer : IDisposable
                     continue;
                 }
                 file ??= CreateSpoolFile(folder);
+                segments ??= [];
                 segments.Clear();
                 foreach (ReadOnlyMemory<byte> segment in buffer)
                 {
