@@ -15,6 +15,8 @@ import sys
 import threading
 import time
 
+from bench import free_port, rss_kb  # the side-by-side harness's helpers (perf/bench.py)
+
 DURATION = float(os.environ.get("DURATION", "600"))
 SAMPLE = float(os.environ.get("SAMPLE", "10"))
 CLIENTS = int(os.environ.get("CLIENTS", "8"))
@@ -34,23 +36,6 @@ MIX = [
     (10, "POST", "/upload", UPLOAD, lambda b: b == str(len(UPLOAD)).encode()),
 ]
 WEIGHTS = [m[0] for m in MIX]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_kib(pid):
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def workers_of(front):
@@ -141,8 +126,8 @@ def main():
             time.sleep(min(SAMPLE, max(0.0, deadline - time.monotonic())))
             now = time.monotonic()
             workers = workers_of(front.pid)
-            front_mib = rss_kib(front.pid) / 1024
-            workers_mib = sum(rss_kib(w) for w in workers) / 1024
+            front_mib = rss_kb(front.pid) / 1024
+            workers_mib = sum(rss_kb(w) for w in workers) / 1024
             with counters.lock:
                 ok, failed = counters.ok, counters.failed
             rate = (ok - last_ok) / max(now - last_t, 1e-9)
