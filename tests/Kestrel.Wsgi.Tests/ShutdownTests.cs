@@ -18,15 +18,9 @@ public sealed class ShutdownTests
         using var resp = await server.Client.GetAsync("/?n=2&delay=1", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
         await using var stream = await resp.Content.ReadAsStreamAsync();
-        var received = new MemoryStream();
-        var buf = new byte[1024];
         // Wait until the first chunk is here: the request is certainly in flight.
-        while (!Encoding.ASCII.GetString(received.ToArray()).Contains('\n'))
-        {
-            int n = await stream.ReadAsync(buf);
-            Assert.True(n > 0, "response ended before the first chunk");
-            received.Write(buf, 0, n);
-        }
+        MemoryStream received = await StreamedBody.ReadFirstLineAsync(stream);
+        var buf = new byte[1024];
 
         Assert.True(server.SendSignal(ProcInfo.SIGTERM));
         int m;

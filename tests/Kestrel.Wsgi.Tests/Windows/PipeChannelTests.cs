@@ -50,14 +50,7 @@ public sealed class PipeChannelTests : IDisposable
         using var resp = await server.Client.GetAsync("/?n=3&delay=1", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, resp.StatusCode);
         await using var stream = await resp.Content.ReadAsStreamAsync();
-        var received = new MemoryStream();
-        var buffer = new byte[1024];
-        while (!Encoding.ASCII.GetString(received.ToArray()).Contains('\n'))
-        {
-            int n = await stream.ReadAsync(buffer);
-            Assert.True(n > 0, "the response ended before its first chunk");
-            received.Write(buffer, 0, n);
-        }
+        MemoryStream received = await StreamedBody.ReadFirstLineAsync(stream);
         var afterFirst = Stopwatch.StartNew();
         await stream.CopyToAsync(received);
         // The app sleeps 2 x 1 s after the first chunk: had the first chunk been held back with the rest, the
@@ -144,14 +137,7 @@ public sealed class PipeChannelTests : IDisposable
         var workers = await server.WaitForWorkersAsync(2, TimeSpan.FromSeconds(10));
         using var resp = await server.Client.GetAsync("/?n=2&delay=1", HttpCompletionOption.ResponseHeadersRead);
         await using var stream = await resp.Content.ReadAsStreamAsync();
-        var received = new MemoryStream();
-        var buffer = new byte[1024];
-        while (!Encoding.ASCII.GetString(received.ToArray()).Contains('\n'))
-        {
-            int n = await stream.ReadAsync(buffer);
-            Assert.True(n > 0, "the response ended before its first chunk");
-            received.Write(buffer, 0, n);
-        }
+        MemoryStream received = await StreamedBody.ReadFirstLineAsync(stream);
         Assert.True(server.SendSignal(ProcInfo.SIGTERM));
         await stream.CopyToAsync(received);
         Assert.Equal("chunk 0\nchunk 1\n", Encoding.ASCII.GetString(received.ToArray()));

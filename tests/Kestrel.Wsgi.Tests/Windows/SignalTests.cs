@@ -20,14 +20,7 @@ public sealed class SignalTests
         var response = await server.Client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Stream body = await response.Content.ReadAsStreamAsync();
-        var received = new MemoryStream();
-        var buffer = new byte[1024];
-        while (!Encoding.ASCII.GetString(received.ToArray()).Contains('\n'))
-        {
-            int n = await body.ReadAsync(buffer);
-            Assert.True(n > 0, "the response ended before its first chunk");
-            received.Write(buffer, 0, n);
-        }
+        MemoryStream received = await StreamedBody.ReadFirstLineAsync(body);
         return (response, body, received);
     }
 
