@@ -14,7 +14,12 @@ namespace Kestrel.Wsgi.Channel;
 internal static class RequestHeadWriter
 {
     /// <summary>Writes the head for <paramref name="context"/>; <paramref name="pathInfo"/> is the percent-decoded path below the prefix.</summary>
-    public static void Write(ArrayBufferWriter<byte> output, HttpContext context, string scriptName, ReadOnlySpan<byte> pathInfo, string rawTarget, string queryString)
+    /// <param name="decodedBodyLength">
+    /// The length of a body the request did not declare (chunked, or HTTP/2 without content-length), when the
+    /// front has read it whole: it becomes CONTENT_LENGTH and Transfer-Encoding is left out, as waitress does,
+    /// because most apps read exactly CONTENT_LENGTH bytes and would otherwise see an empty body.
+    /// </param>
+    public static void Write(ArrayBufferWriter<byte> output, HttpContext context, string scriptName, ReadOnlySpan<byte> pathInfo, string rawTarget, string queryString, long? decodedBodyLength = null)
     {
         HttpRequest request = context.Request;
         ConnectionInfo connection = context.Connection;
@@ -43,6 +48,10 @@ internal static class RequestHeadWriter
         string serverName = request.Host.HasValue ? request.Host.Host : FormatAddress(connection.LocalIpAddress);
         Pair(output, "SERVER_NAME", serverName.StartsWith('[') ? serverName.Trim('[', ']') : serverName, ref pairs);
         Pair(output, "SERVER_PORT", connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture), ref pairs);
+        if (decodedBodyLength is long bodyLength)
+        {
+            Pair(output, "CONTENT_LENGTH", bodyLength.ToString(System.Globalization.CultureInfo.InvariantCulture), ref pairs);
+        }
 
         foreach (KeyValuePair<string, StringValues> header in request.Headers)
         {
@@ -51,6 +60,10 @@ internal static class RequestHeadWriter
             if (name.Contains('_') || name.StartsWith(':'))
             {
                 continue;
+            }
+            if (decodedBodyLength is not null && name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase))
+            {
+                continue; // the app gets the decoded body with its length, not the chunks
             }
             bool isContentType = name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase);
             bool isContentLength = !isContentType && name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase);

@@ -190,13 +190,13 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     }
 
     /// <summary>Encodes and sends a request head frame (the environ pairs, see <see cref="RequestHeadWriter"/>) without allocating.</summary>
-    public async ValueTask SendRequestHeadAsync(uint streamId, FrameFlags flags, Microsoft.AspNetCore.Http.HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query)
+    public async ValueTask SendRequestHeadAsync(uint streamId, FrameFlags flags, Microsoft.AspNetCore.Http.HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query, long? decodedBodyLength)
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
         {
             _headBuffer.ResetWrittenCount();
-            RequestHeadWriter.Write(_headBuffer, context, scriptName, pathInfo.Span, rawTarget, query);
+            RequestHeadWriter.Write(_headBuffer, context, scriptName, pathInfo.Span, rawTarget, query, decodedBodyLength);
             Span<byte> header = _writer.GetSpan(FrameHeader.Size);
             new FrameHeader(_headBuffer.WrittenCount, FrameType.RequestHead, flags, streamId).Write(header);
             _writer.Advance(FrameHeader.Size);

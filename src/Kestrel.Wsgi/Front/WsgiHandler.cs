@@ -66,7 +66,9 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
                 FailBody(context, StatusCodes.Status413PayloadTooLarge);
                 return;
             }
-            if (limits.BufferBody)
+            // A body of undeclared length (chunked; HTTP/2 without content-length) is read whole even when bodies
+            // are streamed: most apps read exactly CONTENT_LENGTH bytes, so it must be known (docs/limits.md).
+            if (limits.BufferBody || context.Request.ContentLength is null)
             {
                 try
                 {
@@ -124,7 +126,8 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         Task pump = Task.CompletedTask;
         try
         {
-            await worker.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query).ConfigureAwait(false);
+            long? decodedLength = body is not null && context.Request.ContentLength is null ? body.Length : null;
+            await worker.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
             if (hasBody)
             {
                 pump = PumpBodyAsync(context, exchange, body, limits.MaxBodySize, bodyDone.Token);

@@ -1,4 +1,10 @@
 from django.contrib import admin
 from django.urls import path
 
-urlpatterns = [path("admin/", admin.site.urls)]
+from bodies import views as bodies
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("body/", bodies.body),
+    path("upload/", bodies.upload),
+]
