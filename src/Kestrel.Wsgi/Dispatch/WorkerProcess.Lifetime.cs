@@ -1,5 +1,4 @@
-using System.Buffers;
-using System.Buffers.Binary;
+using Kestrel.Wsgi.Channel;
 
 namespace Kestrel.Wsgi.Dispatch;
 
@@ -88,6 +87,10 @@ internal sealed partial class WorkerProcess
     {
         get
         {
+            if (_process is null)
+            {
+                return 0;
+            }
             try
             {
                 _process.Refresh();
@@ -102,15 +105,8 @@ internal sealed partial class WorkerProcess
 
     private void OnReady() => Volatile.Write(ref _lastHeartbeat, Environment.TickCount64);
 
-    private void OnPong(ReadOnlySequence<byte> payload)
+    private void OnPong(int waited)
     {
-        int waited = 0;
-        if (payload.Length >= 4)
-        {
-            Span<byte> bytes = stackalloc byte[4];
-            payload.Slice(0, 4).CopyTo(bytes);
-            waited = BinaryPrimitives.ReadInt32LittleEndian(bytes);
-        }
         Volatile.Write(ref _gilWaitMs, waited);
         Volatile.Write(ref _lastHeartbeat, Environment.TickCount64);
     }
@@ -124,7 +120,7 @@ internal sealed partial class WorkerProcess
     public bool TimeOutOverdue(long now)
     {
         bool any = false;
-        foreach (Exchange exchange in _exchanges.Values)
+        foreach (Exchange exchange in Connection.Exchanges)
         {
             if (!exchange.Answered && exchange.Deadline <= now)
             {
@@ -144,7 +140,7 @@ internal sealed partial class WorkerProcess
     public void Abandon(string reason)
     {
         KilledBecause ??= reason;
-        _lost = true;
+        Connection.MarkLost();
         Kill(_process);
     }
 }

@@ -1,49 +1,36 @@
-using System.Buffers;
-using System.Buffers.Binary;
-using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.IO.Pipelines;
 using System.Net.Sockets;
 using Kestrel.Wsgi.Channel;
 
 namespace Kestrel.Wsgi.Dispatch;
 
 /// <summary>
-/// A running worker process and the front's end of its channel: frames out under a write lock, one reader
-/// loop routing response frames to the <see cref="Exchange"/> they belong to.
+/// A running worker process: its start, its stop, and what the supervisor watches (WorkerProcess.Lifetime.cs).
+/// The protocol spoken with it is its <see cref="Connection"/>'s.
 /// </summary>
 internal sealed partial class WorkerProcess : IAsyncDisposable
 {
     private static readonly TimeSpan s_startupTimeout = TimeSpan.FromMinutes(2);
-    private static readonly byte[] s_opened = [1];
-    private static readonly byte[] s_notOpened = [0];
 
-    private readonly Process _process;
-    private readonly Stream _stream;
-    private readonly PipeReader _reader;
-    private readonly PipeWriter _writer;
-    private readonly SemaphoreSlim _writeLock = new(1, 1);
-    private readonly ArrayBufferWriter<byte> _headBuffer = new(4096); // guarded by _writeLock
-    private readonly ConcurrentDictionary<uint, Exchange> _exchanges = new();
-    private uint _nextId;
-    private volatile bool _lost;
+    private readonly Process? _process;
 
-    /// <param name="stream">The channel: a NetworkStream over the socket, or the named pipe (see <see cref="ChannelListener"/>).</param>
-    private WorkerProcess(Process process, Stream stream)
+    /// <param name="process">The OS process; null for a worker whose channel is in memory (tests of the front).</param>
+    internal WorkerProcess(Process? process, Stream stream)
     {
         _process = process;
-        _stream = stream;
-        _reader = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 128 * 1024));
-        _writer = PipeWriter.Create(stream);
+        Connection = new WorkerConnection(stream, OnPong);
     }
 
-    public int ProcessId => _process.Id;
+    /// <summary>The front's end of the channel: frames, requests in flight, credit.</summary>
+    public WorkerConnection Connection { get; }
+
+    public int ProcessId => _process?.Id ?? 0;
 
     /// <summary>Requests dispatched here and not yet released; guarded by the pool's lock.</summary>
     public int InFlight { get; set; }
 
     /// <summary>False once the channel broke; a lost worker takes no more requests.</summary>
-    public bool IsAlive => !_lost;
+    public bool IsAlive => Connection.IsAlive;
 
     /// <summary>Starts the process and waits until it has imported the app.</summary>
     public static async Task<WorkerProcess> StartAsync(WorkerLaunch launch, CancellationToken cancellationToken)
@@ -103,220 +90,44 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
 
     private async Task WaitReadyAsync(CancellationToken cancellationToken)
     {
-        while (true)
-        {
-            ReadResult result = await _reader.ReadAsync(cancellationToken).ConfigureAwait(false);
-            ReadOnlySequence<byte> buffer = result.Buffer;
-            if (FrameReader.TryRead(ref buffer, out FrameHeader header, out ReadOnlySequence<byte> payload))
-            {
-                string text = header.Type == FrameType.StartupFailed ? System.Text.Encoding.UTF8.GetString(payload.ToArray()) : "";
-                _reader.AdvanceTo(buffer.Start);
-                switch (header.Type)
-                {
-                    case FrameType.Ready:
-                        return;
-                    case FrameType.StartupFailed:
-                        int newline = text.IndexOf('\n');
-                        throw new WorkerStartupException(newline < 0 ? text : text[..newline], newline < 0 ? "" : text[(newline + 1)..]);
-                    default:
-                        throw new InvalidDataException($"The worker sent {header.Type} before it was ready.");
-                }
-            }
-            _reader.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted)
-            {
-                throw Exited(_process);
-            }
-        }
-    }
-
-    /// <summary>Registers a new request on this worker.</summary>
-    public Exchange Open()
-    {
-        var exchange = new Exchange(Interlocked.Increment(ref _nextId), this) { Deadline = RequestDeadline() };
-        _exchanges[exchange.Id] = exchange;
-        if (_lost)
-        {
-            exchange.Post(new ResponsePart(ResponsePartKind.WorkerLost, null, 0, true));
-        }
-        return exchange;
-    }
-
-    public void Close(Exchange exchange)
-    {
-        _exchanges.TryRemove(exchange.Id, out _);
-        exchange.Close();
-    }
-
-    public async ValueTask SendAsync(FrameType type, FrameFlags flags, uint streamId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
-    {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        string? failure;
         try
         {
-            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
-            new FrameHeader(payload.Length, type, flags, streamId).Write(header);
-            _writer.Advance(FrameHeader.Size);
-            if (!payload.IsEmpty)
-            {
-                _writer.Write(payload.Span);
-            }
-            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            failure = await Connection.WaitReadyAsync(cancellationToken).ConfigureAwait(false);
         }
-        finally
+        catch (EndOfStreamException)
         {
-            _writeLock.Release();
+            throw Exited(_process!);
+        }
+        if (failure is not null)
+        {
+            int newline = failure.IndexOf('\n');
+            throw new WorkerStartupException(newline < 0 ? failure : failure[..newline], newline < 0 ? "" : failure[(newline + 1)..]);
         }
     }
 
-    /// <summary>Sends one frame whose payload is a (possibly multi-segment) sequence.</summary>
-    public async ValueTask SendAsync(FrameType type, uint streamId, ReadOnlySequence<byte> payload, CancellationToken cancellationToken)
-    {
-        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
-            new FrameHeader((int)payload.Length, type, FrameFlags.None, streamId).Write(header);
-            _writer.Advance(FrameHeader.Size);
-            foreach (ReadOnlyMemory<byte> segment in payload)
-            {
-                _writer.Write(segment.Span);
-            }
-            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    /// <summary>Registers a new request on this worker, with its --timeout deadline.</summary>
+    public Exchange Open() => Connection.Open(RequestDeadline());
 
-    /// <summary>Encodes and sends a request head frame (the environ pairs, see <see cref="RequestHeadWriter"/>) without allocating.</summary>
-    public async ValueTask SendRequestHeadAsync(uint streamId, FrameFlags flags, Microsoft.AspNetCore.Http.HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query, long? decodedBodyLength)
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            _headBuffer.ResetWrittenCount();
-            RequestHeadWriter.Write(_headBuffer, context, scriptName, pathInfo.Span, rawTarget, query, decodedBodyLength);
-            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
-            new FrameHeader(_headBuffer.WrittenCount, FrameType.RequestHead, flags, streamId).Write(header);
-            _writer.Advance(FrameHeader.Size);
-            _writer.Write(_headBuffer.WrittenSpan);
-            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
+    public void Close(Exchange exchange) => Connection.Close(exchange);
 
-    public ValueTask SendFileOpenedAsync(uint streamId, bool opened) =>
-        SendAsync(FrameType.FileOpened, FrameFlags.None, streamId, opened ? s_opened : s_notOpened);
-
-    public async ValueTask SendCreditAsync(FrameType type, uint streamId, int bytes)
-    {
-        await _writeLock.WaitAsync().ConfigureAwait(false);
-        try
-        {
-            Span<byte> frame = _writer.GetSpan(FrameHeader.Size + 4);
-            new FrameHeader(4, type, FrameFlags.None, streamId).Write(frame);
-            BinaryPrimitives.WriteInt32LittleEndian(frame[FrameHeader.Size..], bytes);
-            _writer.Advance(FrameHeader.Size + 4);
-            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        finally
-        {
-            _writeLock.Release();
-        }
-    }
-
-    /// <summary>Routes response frames until the channel closes; then every request still in flight is told the worker is lost.</summary>
-    public async Task RunAsync()
-    {
-        try
-        {
-            while (true)
-            {
-                ReadResult result = await _reader.ReadAsync().ConfigureAwait(false);
-                ReadOnlySequence<byte> buffer = result.Buffer;
-                while (FrameReader.TryRead(ref buffer, out FrameHeader header, out ReadOnlySequence<byte> payload))
-                {
-                    Route(header, payload);
-                }
-                _reader.AdvanceTo(buffer.Start, buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or InvalidDataException or ObjectDisposedException)
-        {
-            // The worker died or broke the protocol; either way it is lost.
-        }
-        finally
-        {
-            _lost = true;
-            foreach (Exchange exchange in _exchanges.Values)
-            {
-                exchange.Post(new ResponsePart(ResponsePartKind.WorkerLost, null, 0, true));
-            }
-        }
-    }
-
-    private void Route(FrameHeader header, ReadOnlySequence<byte> payload)
-    {
-        if (header.Type == FrameType.Pong)
-        {
-            OnPong(payload);
-            return;
-        }
-        if (!_exchanges.TryGetValue(header.StreamId, out Exchange? exchange))
-        {
-            return; // a late frame of a request that ended on the front (client gone)
-        }
-        bool end = (header.Flags & FrameFlags.End) != 0;
-        if (end || header.Type == FrameType.ResponseAbort)
-        {
-            exchange.Answered = true;
-        }
-        switch (header.Type)
-        {
-            case FrameType.ResponseHead:
-            case FrameType.ResponseBody:
-            case FrameType.ResponseFile:
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(header.Length, 1));
-                payload.CopyTo(buffer);
-                ResponsePartKind kind = header.Type switch
-                {
-                    FrameType.ResponseHead => ResponsePartKind.Head,
-                    FrameType.ResponseBody => ResponsePartKind.Body,
-                    _ => ResponsePartKind.File,
-                };
-                exchange.Post(new ResponsePart(kind, buffer, header.Length, end));
-                break;
-            case FrameType.ResponseAbort:
-                exchange.Post(new ResponsePart(ResponsePartKind.Abort, null, 0, true));
-                break;
-            case FrameType.RequestCredit:
-                Span<byte> bytes = stackalloc byte[4];
-                payload.Slice(0, 4).CopyTo(bytes);
-                exchange.AddRequestCredit(BinaryPrimitives.ReadInt32LittleEndian(bytes));
-                break;
-            default:
-                throw new InvalidDataException($"Unexpected frame {header.Type} from a worker.");
-        }
-    }
+    /// <summary>Routes the worker's frames until its channel closes (see <see cref="WorkerConnection.RunAsync"/>).</summary>
+    public Task RunAsync() => Connection.RunAsync();
 
     /// <summary>Asks the worker to finish what it has and exit; waits up to <paramref name="timeout"/>, then kills it.</summary>
     public async Task StopAsync(TimeSpan timeout)
     {
         try
         {
-            await SendAsync(FrameType.Stop, FrameFlags.None, 0, default).ConfigureAwait(false);
+            await Connection.SendAsync(FrameType.Stop, FrameFlags.None, 0, default).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
         {
             // Already gone.
+        }
+        if (_process is null)
+        {
+            return;
         }
         using var cts = new CancellationTokenSource(timeout);
         try
@@ -332,6 +143,10 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     /// <summary>Waits for the process to end after its channel closed, killing it if it lingers.</summary>
     public async Task<int> WaitForExitAsync()
     {
+        if (_process is null)
+        {
+            return 0;
+        }
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try
         {
@@ -345,11 +160,11 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
         return _process.ExitCode;
     }
 
-    private static void Kill(Process process)
+    private static void Kill(Process? process)
     {
         try
         {
-            process.Kill(entireProcessTree: true);
+            process?.Kill(entireProcessTree: true);
         }
         catch (InvalidOperationException)
         {
@@ -360,9 +175,7 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Kill(_process);
-        await _reader.CompleteAsync().ConfigureAwait(false);
-        await _writer.CompleteAsync().ConfigureAwait(false);
-        await _stream.DisposeAsync().ConfigureAwait(false);
-        _process.Dispose();
+        await Connection.DisposeAsync().ConfigureAwait(false);
+        _process?.Dispose();
     }
 }

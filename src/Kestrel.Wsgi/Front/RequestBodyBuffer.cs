@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using Kestrel.Wsgi.Channel;
-using Kestrel.Wsgi.Dispatch;
 
 namespace Kestrel.Wsgi.Front;
 
@@ -129,10 +128,10 @@ internal sealed class RequestBodyBuffer : IDisposable
                     throw new IOException("the spooled request body is shorter than what was written");
                 }
                 await exchange.TakeRequestCreditAsync(read, cancellationToken).ConfigureAwait(false);
-                await exchange.Worker.SendAsync(FrameType.RequestBody, FrameFlags.None, exchange.Id, chunk.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                await exchange.Connection.SendAsync(FrameType.RequestBody, FrameFlags.None, exchange.Id, chunk.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 offset += read;
             }
-            await exchange.Worker.SendAsync(FrameType.RequestEnd, FrameFlags.None, exchange.Id, default, cancellationToken).ConfigureAwait(false);
+            await exchange.Connection.SendAsync(FrameType.RequestEnd, FrameFlags.None, exchange.Id, default, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

@@ -79,7 +79,7 @@ public static class KwsgiServer
         builder.Services.AddSingleton(requestLimits);
         // Past the backlog, a burst of connections (a load spike, a slowloris) would see SYNs dropped and retried.
         builder.WebHost.UseSockets(sockets => sockets.Backlog = options.Backlog);
-        builder.Services.AddSingleton<WsgiHandler>();
+        builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton(staticFiles);
         builder.Services.AddSingleton<StaticFileLoader>();
         builder.Services.AddSingleton<StaticFileCache>();
@@ -90,7 +90,7 @@ public static class KwsgiServer
         }
 
         await using WebApplication app = builder.Build();
-        WsgiHandler handler = app.Services.GetRequiredService<WsgiHandler>();
+        Forwarder handler = app.Services.GetRequiredService<Forwarder>();
         if (options.Ancm is not null)
         {
             app.Use(AncmHosting.HideTokenAsync);

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Primitives;
 namespace Kestrel.Wsgi.Front.StaticFiles;
 
 /// <summary>
-/// Middleware ahead of <see cref="WsgiHandler"/>: a request whose decoded path is a static mount or below it is
+/// Middleware ahead of <see cref="Forwarder"/>: a request whose decoded path is a static mount or below it is
 /// answered here, from the file system, and never reaches Python — a path that names no servable file is 404
 /// rather than the app's business. Only GET and HEAD (405 otherwise). Every other request goes on to the app.
 /// </summary>

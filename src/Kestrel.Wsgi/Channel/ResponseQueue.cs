@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Threading.Tasks.Sources;
 
-namespace Kestrel.Wsgi.Dispatch;
+namespace Kestrel.Wsgi.Channel;
 
 /// <summary>
 /// The response parts of one exchange, from the channel reader to the request's handler. The handler's

@@ -1,4 +1,4 @@
-namespace Kestrel.Wsgi.Dispatch;
+namespace Kestrel.Wsgi.Channel;
 
 /// <summary>What a worker sent for one request, in order; <see cref="Buffer"/> is pooled and returned by the consumer.</summary>
 internal readonly record struct ResponsePart(ResponsePartKind Kind, byte[]? Buffer, int Length, bool End);
@@ -9,7 +9,7 @@ internal enum ResponsePartKind
     Head,
     /// <summary>Body bytes.</summary>
     Body,
-    /// <summary>The body is a file range (<see cref="Channel.FileReference"/>): the front reads it itself.</summary>
+    /// <summary>The body is a file range (<see cref="FileReference"/>): the front reads it itself.</summary>
     File,
     /// <summary>The app failed after its head was sent: the client connection must be dropped.</summary>
     Abort,

@@ -1,12 +1,10 @@
-using Kestrel.Wsgi.Channel;
-
-namespace Kestrel.Wsgi.Dispatch;
+namespace Kestrel.Wsgi.Channel;
 
 /// <summary>
 /// One request in flight on a worker, as the front sees it: the response parts the channel reader hands
 /// over, and the request-body credit the worker has granted.
 /// </summary>
-internal sealed class Exchange(uint id, WorkerProcess worker)
+internal sealed class Exchange(uint id, WorkerConnection connection)
 {
     private readonly ResponseQueue _parts = new();
     private readonly SemaphoreSlim _creditSignal = new(0);
@@ -14,7 +12,8 @@ internal sealed class Exchange(uint id, WorkerProcess worker)
 
     public uint Id { get; } = id;
 
-    public WorkerProcess Worker { get; } = worker;
+    /// <summary>The channel of the worker that runs the request.</summary>
+    public WorkerConnection Connection { get; } = connection;
 
     /// <summary>When the request runs past <c>--timeout</c> (Environment.TickCount64); long.MaxValue without one.</summary>
     public long Deadline { get; init; } = long.MaxValue;
@@ -59,7 +58,7 @@ internal sealed class Exchange(uint id, WorkerProcess worker)
         {
             try
             {
-                await Worker.SendAsync(FrameType.Cancel, FrameFlags.None, Id, default).ConfigureAwait(false);
+                await Connection.SendAsync(FrameType.Cancel, FrameFlags.None, Id, default).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
             {
