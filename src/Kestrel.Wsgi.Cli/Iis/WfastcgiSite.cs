@@ -81,10 +81,7 @@ internal static class WfastcgiSite
             site.Changes.Add($"{setting} {chosen.Trim()} → app argument {site.App}");
         }
 
-        foreach (XElement h in handlers.Where(h => h.Attr("path") is { } p && p != "*"))
-        {
-            FindRewriteRule(doc, h.Attr("path")!, site);
-        }
+        FindRewriteRules(doc, handlers, site);
 
         site.Notes.Add($"Remove the FastCGI application of this site from applicationHost.config (IIS Manager → server → FastCGI Settings), e.g. " +
             $"%windir%\\system32\\inetsrv\\appcmd.exe set config -section:system.webServer/fastCgi /-\"[fullPath='{interpreter}',arguments='{script}']\" /commit:apphost " +
@@ -97,26 +94,45 @@ internal static class WfastcgiSite
     }
 
     /// <summary>
-    /// The rule that sends everything to the FastCGI handler's path (<c>handler.fcgi/{R:1}</c>): with the new
-    /// handler on path="*" it has no target any more, and only it goes.
+    /// The rules that send requests to the FastCGI script (<c>handler.fcgi/{R:1}</c>): with the new handler on
+    /// path="*" they have no target any more, and only they go. The target is the handler's own path, or any
+    /// <c>*.fcgi</c> file when the handler took every path (path="*": the rule then only made the URL one wfastcgi
+    /// undid from X-Original-URL, which kwsgi does not read; docs/iis.md).
     /// </summary>
-    private static void FindRewriteRule(XDocument doc, string handlerPath, PythonSite site)
+    private static void FindRewriteRules(XDocument doc, IReadOnlyList<XElement> handlers, PythonSite site)
     {
-        string target = handlerPath.TrimStart('/');
+        var targets = handlers.Select(h => (h.Attr("path") ?? "*").TrimStart('/')).Where(p => !p.Contains('*')).ToHashSet(StringComparer.OrdinalIgnoreCase);
+        bool everyPath = handlers.Any(h => (h.Attr("path") ?? "*") == "*");
         foreach (XElement rule in doc.Named("rule").Where(r => r.Parent?.Name.LocalName == "rules" && r.Parent.Parent?.Name.LocalName == "rewrite"))
         {
             XElement? action = rule.Children("action").FirstOrDefault();
             string url = (action?.Attr("url") ?? "").TrimStart('/');
-            bool rewritesToHandler = string.Equals(action?.Attr("type") ?? "Rewrite", "Rewrite", StringComparison.OrdinalIgnoreCase)
-                && url.StartsWith(target, StringComparison.OrdinalIgnoreCase)
-                && (url.Length == target.Length || url[target.Length] is '/' or '?');
-            if (rewritesToHandler)
+            string first = url.Split('/', '?')[0];
+            bool rewrites = string.Equals(action?.Attr("type") ?? "Rewrite", "Rewrite", StringComparison.OrdinalIgnoreCase);
+            bool rewritesToScript = rewrites
+                && first.Length > 0
+                && (targets.Contains(first) || first.EndsWith(".fcgi", StringComparison.OrdinalIgnoreCase));
+            if (rewritesToScript)
             {
                 site.Obsolete.Add(rule);
                 site.Changes.Add($"URL Rewrite rule \"{rule.Attr("name")}\" (to {action!.Attr("url")}) removed");
-                site.Notes.Add($"The rewrite rule let IIS serve existing files itself; now every request goes to kwsgi. Serve static folders " +
-                    "with kwsgi's --static /static=static in arguments=, or give them a <location> that removes the handler (see docs/iis.md). " +
-                    $"The empty {target} file is no longer needed.");
+                if (targets.Contains(first))
+                {
+                    // The handler took only this path: IIS's static file handler answered every request not rewritten.
+                    site.Notes.Add($"The rewrite rule \"{rule.Attr("name")}\" sent requests to {first} and IIS served the others (existing files) itself; now every request goes to kwsgi. Serve static folders " +
+                        "with kwsgi's --static /static=static in arguments=, or give them a <location> that removes the handler (see docs/iis.md). " +
+                        $"The empty {first} file is no longer needed.");
+                }
+                else
+                {
+                    site.Notes.Add($"The empty {first} file (the target of the rewrite rule \"{rule.Attr("name")}\") is no longer needed.");
+                }
+            }
+            else if (rewrites && everyPath)
+            {
+                // wfastcgi undid every rewrite (PATH_INFO from X-Original-URL); kwsgi leaves IIS's rewrite in place.
+                site.Notes.Add($"The rewrite rule \"{rule.Attr("name")}\" (to {action?.Attr("url")}) stays: wfastcgi gave the app the URL from before the rewrite " +
+                    "(X-Original-URL), kwsgi gives it the rewritten URL. Check that the app expects that, or make the rule a redirect (see docs/iis.md).");
             }
         }
     }
