@@ -34,6 +34,12 @@ internal sealed class PythonSite
     /// <summary>True when the section already starts kwsgi.</summary>
     public bool RunsKwsgi { get; init; }
 
+    /// <summary>
+    /// Where the old handler mounted the app (wfastcgi's SCRIPT_NAME setting, Helicon Zoo's django.root): the value
+    /// as written and the setting's name. It becomes --url-prefix once the target handler is known.
+    /// </summary>
+    public (string Value, string From)? MountPoint { get; set; }
+
     /// <summary>Elements that served only the old handler: removed (appSettings entries, a rewrite rule, the heliconZoo application).</summary>
     public List<XElement> Obsolete { get; } = [];
 

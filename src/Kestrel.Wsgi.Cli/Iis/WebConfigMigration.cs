@@ -35,6 +35,10 @@ internal static class WebConfigMigration
             return false;
         }
 
+        if (site.MountPoint is var (mount, from))
+        {
+            AddUrlPrefix(site, writer, mount, from);
+        }
         var arguments = new List<string>(writer.PortArguments);
         if (site.Python is not null)
         {
@@ -122,6 +126,43 @@ internal static class WebConfigMigration
         foreach (XElement remove in handlers.Document!.Named("remove").Where(r => r.Parent?.Name.LocalName == "handlers" && oldNames.Contains(r.Attr("name"))))
         {
             site.Notes.Add($"A <remove name=\"{remove.Attr("name")}\"> still names the old handler: change it to name=\"{name}\".");
+        }
+    }
+
+    /// <summary>
+    /// The app's mount point becomes SCRIPT_NAME through --url-prefix. IIS's own variable for it
+    /// (%APPL_VIRTUAL_PATH%) is unknown in web.config: ANCM passes it to kwsgi, HttpPlatformHandler does not.
+    /// </summary>
+    private static void AddUrlPrefix(PythonSite site, HandlerWriter writer, string mount, string from)
+    {
+        string value = mount.Trim();
+        if (value.Equals("%APPL_VIRTUAL_PATH%", StringComparison.OrdinalIgnoreCase))
+        {
+            if (writer is AspNetCoreWriter)
+            {
+                site.Changes.Add($"{from} {value} dropped: the ASP.NET Core Module passes the IIS application's path (ASPNETCORE_APPL_PATH), which kwsgi makes SCRIPT_NAME");
+            }
+            else
+            {
+                site.Changes.Add($"{from} {value} dropped");
+                site.Notes.Add($"{from} was {value}, the IIS application's path, which HttpPlatformHandler does not pass on: if the site is an IIS application " +
+                    "below the root (/blog), add --url-prefix /blog to arguments= (or migrate with --aspnetcore: the ASP.NET Core Module passes it).");
+            }
+        }
+        else if (!value.StartsWith('/'))
+        {
+            site.Changes.Add($"{from} {value} dropped");
+            site.Notes.Add($"{from} '{value}' does not start with /, so it never matched a path: not carried over (kwsgi's --url-prefix takes /path).");
+        }
+        else if (value.TrimEnd('/') is { Length: > 0 } prefix)
+        {
+            site.Options.AddRange(["--url-prefix", prefix]);
+            site.Changes.Add($"{from} {value} → --url-prefix {prefix} (SCRIPT_NAME {prefix}, PATH_INFO the rest)");
+            site.Notes.Add($"kwsgi matches --url-prefix {prefix} with its case and answers 404 outside it; wfastcgi ignored case: check links that spell it otherwise.");
+        }
+        else
+        {
+            site.Changes.Add($"{from} {value} dropped: the app is at the site's root");
         }
     }
 

@@ -61,6 +61,10 @@ internal static class WfastcgiSite
                     site.Python = WindowsPath.Folder(WindowsPath.Folder(value));
                     site.Changes[0] = $"--python {site.Python} (the virtualenv of WSGI_ALT_VIRTUALENV_ACTIVATE_THIS)";
                     break;
+                case "SCRIPT_NAME":
+                    // wfastcgi moves this prefix from PATH_INFO to SCRIPT_NAME: the app's mount point.
+                    site.MountPoint = (value, $"appSettings {key}");
+                    break;
                 case "WSGI_RESTART_FILE_REGEX":
                     site.Changes.Add($"WSGI_RESTART_FILE_REGEX dropped");
                     site.Notes.Add($"WSGI_RESTART_FILE_REGEX ({value}) is not carried over: kwsgi does not restart on file changes yet " +

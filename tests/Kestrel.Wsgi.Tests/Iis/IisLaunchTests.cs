@@ -72,6 +72,26 @@ public sealed class IisLaunchTests
         }
     }
 
+    [Fact]
+    public async Task MigratedScriptNameSetting_MountsTheAppThere()
+    {
+        // wfastcgi's SCRIPT_NAME appSetting (issue 13 item 2): the app is mounted at /PyWebApi.
+        string site = IisTool.SiteFrom("wfastcgi-script-name");
+        Directory.CreateDirectory(Path.Combine(site, "api"));
+        File.WriteAllText(Path.Combine(site, "api", "__init__.py"), "");
+        File.WriteAllText(Path.Combine(site, "api", "main.py"), """
+            def app(environ, start_response):
+                body = ("%s|%s" % (environ["SCRIPT_NAME"], environ["PATH_INFO"])).encode()
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [body]
+            """);
+        string config = Path.Combine(site, "web.config");
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--python", Python, config));
+
+        await using KwsgiProcess server = await LaunchAsync(site, IisTool.Section(IisTool.Load(config), "httpPlatform"));
+        Assert.Equal("/PyWebApi|/foo", await server.Client.GetStringAsync("/PyWebApi/foo"));
+    }
+
     private static async Task<KwsgiProcess> LaunchAsync(string site, XElement section)
     {
         Assert.Equal(IisTool.KwsgiExecutable, (string?)section.Attribute("processPath"));

@@ -9,25 +9,12 @@ public sealed class IisMigrateRealSitesTests
 {
     private const string Kwsgi = @"C:\kwsgi\kwsgi.exe";
 
-    private static string SitesDir => Path.Combine(AppContext.BaseDirectory, "Iis", "sites");
-
-    /// <summary>A fresh site folder with the fixture's files, without its expectations.</summary>
-    private static string Site(string name)
-    {
-        string site = IisTool.NewSite();
-        foreach (string file in Directory.GetFiles(Path.Combine(SitesDir, name)).Where(f => !Path.GetFileName(f).StartsWith("expected", StringComparison.Ordinal)))
-        {
-            File.Copy(file, Path.Combine(site, Path.GetFileName(file)));
-        }
-        return site;
-    }
-
-    private static string Expected(string name, string file = "expected.web.config") => File.ReadAllText(Path.Combine(SitesDir, name, file));
+    private static string Expected(string name, string file = "expected.web.config") => File.ReadAllText(Path.Combine(IisTool.SitesDir, name, file));
 
     /// <summary>Migrates the fixture with the extra arguments; asserts it wrote exactly the expected file and returns stdout.</summary>
     private static async Task<string> MigrateAsync(string name, params string[] args)
     {
-        string site = Site(name);
+        string site = IisTool.SiteFrom(name);
         string config = Path.Combine(site, "web.config");
         var exit = await IisTool.RunAsync(site, ["migrate", "--kwsgi", Kwsgi, .. args, config]);
         IisTool.AssertSucceeded(exit);
@@ -43,5 +30,13 @@ public sealed class IisMigrateRealSitesTests
         Assert.Contains("The empty handler.fcgi file (the target of the rewrite rule \"Configure Python\") is no longer needed.", summary);
         // The other rewrite stays, and the summary says what changes for the app: the URL it sees.
         Assert.Contains("The rewrite rule \"Old shop URLs\" (to catalog/{R:1}) stays: wfastcgi gave the app the URL from before the rewrite (X-Original-URL)", summary);
+    }
+
+    [Fact]
+    public async Task Item2_ScriptNameSetting_BecomesUrlPrefix()
+    {
+        string summary = await MigrateAsync("wfastcgi-script-name");
+        Assert.Contains("appSettings SCRIPT_NAME /PyWebApi → --url-prefix /PyWebApi (SCRIPT_NAME /PyWebApi, PATH_INFO the rest)", summary);
+        Assert.DoesNotContain("environment variable SCRIPT_NAME", summary);
     }
 }
