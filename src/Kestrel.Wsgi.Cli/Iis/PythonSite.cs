@@ -18,6 +18,9 @@ internal sealed class PythonSite
     /// <summary>The app in kwsgi's form (module:attr), or null when the file does not say.</summary>
     public string? App { get; set; }
 
+    /// <summary>What to say when the file does not name the app and --app is not given: the form found, and --app.</summary>
+    public string? WithoutApp { get; set; }
+
     public string? Python { get; set; }
 
     /// <summary>kwsgi options other than the port, --python and the app (from a waitress or kwsgi command line).</summary>

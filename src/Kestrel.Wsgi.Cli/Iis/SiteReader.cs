@@ -10,7 +10,7 @@ internal static class SiteReader
     {
         PythonSite? site = WfastcgiSite.TryRead(doc, siteFolder) ?? HeliconZooSite.TryRead(doc, siteFolder);
         string? proxied = null;
-        site ??= ProxiedServerSite.TryRead(doc, out proxied);
+        site ??= ProxiedServerSite.TryRead(doc, siteFolder, out proxied);
         return site ?? throw new UsageException($"{path} has no Python handler kwsgi iis migrate knows (wfastcgi, Helicon Zoo, waitress): found {Describe(doc, proxied)}");
     }
 

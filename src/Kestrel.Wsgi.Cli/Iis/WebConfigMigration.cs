@@ -28,7 +28,7 @@ internal static class WebConfigMigration
         }
         if (site.App is null)
         {
-            throw new UsageException($"the {site.Kind} configuration does not name the app (wfastcgi may take WSGI_HANDLER from applicationHost.config): pass --app module:attr");
+            throw new UsageException(site.WithoutApp ?? $"the {site.Kind} configuration does not name the app: pass --app module:attr");
         }
         if (site.RunsKwsgi && site.Section!.Name.LocalName == writer.SectionName && python is null && app is null)
         {

@@ -92,6 +92,19 @@ public sealed class IisLaunchTests
         Assert.Equal("/PyWebApi|/foo", await server.Client.GetStringAsync("/PyWebApi/foo"));
     }
 
+    [Fact]
+    public async Task MigratedRunnerScript_ServesTheAppItPassedToServe()
+    {
+        // python run_waitress_server.py (issue 13 item 3): the script is read for serve(application, url_prefix="/reports").
+        string site = IisTool.SiteFrom("httpplatform-waitress-script");
+        string body = WriteModule(site, "reports.web", "wsgi_app");
+        string config = Path.Combine(site, "web.config");
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--python", Python, config));
+
+        await using KwsgiProcess server = await LaunchAsync(site, IisTool.Section(IisTool.Load(config), "httpPlatform"));
+        Assert.Equal(body, await server.Client.GetStringAsync("/reports/"));
+    }
+
     private static async Task<KwsgiProcess> LaunchAsync(string site, XElement section)
     {
         Assert.Equal(IisTool.KwsgiExecutable, (string?)section.Attribute("processPath"));

@@ -39,4 +39,68 @@ public sealed class IisMigrateRealSitesTests
         Assert.Contains("appSettings SCRIPT_NAME /PyWebApi → --url-prefix /PyWebApi (SCRIPT_NAME /PyWebApi, PATH_INFO the rest)", summary);
         Assert.DoesNotContain("environment variable SCRIPT_NAME", summary);
     }
+
+    [Fact]
+    public async Task Item3_RunnerScript_ThatCallsServeWithAnImportedApp_NamesTheApp()
+    {
+        string summary = await MigrateAsync("httpplatform-waitress-script");
+        Assert.Contains("migrated from python run_waitress_server.py (httpPlatform) to <httpPlatform>", summary);
+        Assert.Contains("run_waitress_server.py (waitress's serve(), read, not run) → app argument reports.web:wsgi_app", summary);
+        Assert.Contains("serve() options dropped: threads=8", summary);
+        Assert.Contains("no longer runs run_waitress_server.py", summary);
+    }
+
+    [Theory]
+    [InlineData("httpplatform-waitress-wrapped", "runserver.py is not a plain waitress serve(app, …) call (it passes TransLogger(app) to serve(), not an imported app)")]
+    [InlineData("ancm-python-script", "app.py is not a plain waitress serve(app, …) call (it does not import waitress's serve)")]
+    public async Task Item3_ScriptThatIsNotAPlainServeCall_IsRefused_NamingTheScriptAndApp(string fixture, string why)
+    {
+        string site = IisTool.SiteFrom(fixture);
+        string config = Path.Combine(site, "web.config");
+        byte[] before = File.ReadAllBytes(config);
+        var exit = await IisTool.RunAsync(site, "migrate", config);
+        IisTool.AssertCleanFailure(exit, why);
+        Assert.EndsWith(": pass --app module:attr, the WSGI app it serves, to migrate it to kwsgi", exit.Stderr.TrimEnd());
+        Assert.Equal(before, File.ReadAllBytes(config));
+    }
+
+    [Fact]
+    public async Task Item3_ScriptThatIsNotAPlainServeCall_MigratesWithApp()
+    {
+        string summary = await MigrateAsync("httpplatform-waitress-wrapped", "--app", "hub.wsgi:application");
+        Assert.Contains("app argument hub.wsgi:application (given)", summary);
+        await MigrateAsync("ancm-python-script", "--aspnetcore", "--app", "app:app");
+    }
+
+    /// <summary>Runner scripts read for their app: what the app argument becomes, or why the script is refused.</summary>
+    [Theory]
+    [InlineData("from waitress import serve\nfrom shop import app\nserve(app, port=8080)\n", "shop:app")]
+    [InlineData("import waitress\nimport shop.web\nwaitress.serve(shop.web.app.wsgi_app, listen='*:8080')\n", "shop.web:app.wsgi_app")]
+    [InlineData("from waitress import serve as run\nimport shop.web as web\nif __name__ == '__main__': run(web.application)\n", "shop.web:application")]
+    [InlineData("# serve(other)\nfrom waitress import serve\nfrom shop.wsgi import application as app  # Django\nserve(app, host=\"0.0.0.0\", port=5000)  # serve(x)\n", "shop.wsgi:application")]
+    [InlineData("from waitress import serve\nfrom shop import create_app\napp = create_app()\nserve(app)\n", "!which the script builds itself (app = …)")]
+    [InlineData("from waitress import serve\nfrom .shop import app\nserve(app)\n", "!relative to its package")]
+    [InlineData("from waitress import serve\nfrom shop import app\nserve(app)\nserve(app, port=81)\n", "!it calls serve() 2 times")]
+    [InlineData("from waitress import serve\nserve(app\n", "!its brackets or quotes do not balance")]
+    [InlineData("from waitress import serve\nfrom shop import app\nserve(app, **settings)\n", "shop:app")]
+    public async Task Item3_RunnerScriptForms(string script, string expected)
+    {
+        string site = IisTool.NewSite();
+        string config = Path.Combine(site, "web.config");
+        File.WriteAllText(config, """
+            <configuration><system.webServer>
+              <handlers><add name="httpPlatformHandler" path="*" verb="*" modules="httpPlatformHandler" /></handlers>
+              <httpPlatform processPath="C:\Python312\python.exe" arguments="serve.py" />
+            </system.webServer></configuration>
+            """);
+        File.WriteAllText(Path.Combine(site, "serve.py"), script);
+        var exit = await IisTool.RunAsync(site, "migrate", "--dry-run", config);
+        if (expected.StartsWith('!'))
+        {
+            IisTool.AssertCleanFailure(exit, expected[1..]);
+            return;
+        }
+        IisTool.AssertSucceeded(exit);
+        Assert.Equal(expected, IisTool.Arguments(IisTool.Section(IisTool.Parse(exit.Stdout), "httpPlatform"))[^1]);
+    }
 }
