@@ -21,7 +21,7 @@ public sealed class IisLaunchTests
         ["wfastcgi-rewrite.web.config"] = site => WriteModule(site, "Portal", "application"),
         ["helicon-zoo.web.config"] = site => WriteModule(site, "blog.wsgi", "application"),
         ["httpplatform-waitress.web.config"] = site => WriteModule(site, "wsgi", "application"),
-        ["wfastcgi-django.web.config"] = WriteDjangoProject,
+        ["wfastcgi-django.web.config"] = site => WriteDjangoProject(site, "intranet"),
     };
 
     public static TheoryData<string> Examples() => new(IisTool.ExampleNames);
@@ -105,6 +105,19 @@ public sealed class IisLaunchTests
         Assert.Equal(body, await server.Client.GetStringAsync("/reports/"));
     }
 
+    [Fact]
+    public async Task MigratedHeliconZooDjango_ServesTheDjangoProject()
+    {
+        // Helicon Zoo with DJANGO_SETTINGS_MODULE and no WSGI_APP (issue 13 item 4): Django's own WSGI handler.
+        string site = IisTool.SiteFrom("helicon-zoo-django");
+        string body = WriteDjangoProject(site, "mysite");
+        string config = Path.Combine(site, "web.config");
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--python", Python, config));
+
+        await using KwsgiProcess server = await LaunchAsync(site, IisTool.Section(IisTool.Load(config), "httpPlatform"));
+        Assert.Equal(body, await server.Client.GetStringAsync("/"));
+    }
+
     private static async Task<KwsgiProcess> LaunchAsync(string site, XElement section)
     {
         Assert.Equal(IisTool.KwsgiExecutable, (string?)section.Attribute("processPath"));
@@ -150,17 +163,17 @@ public sealed class IisLaunchTests
         return body;
     }
 
-    /// <summary>The project DJANGO_SETTINGS_MODULE=intranet.settings names: settings and one URL.</summary>
-    private static string WriteDjangoProject(string site)
+    /// <summary>The project DJANGO_SETTINGS_MODULE=PROJECT.settings names: settings and one URL.</summary>
+    private static string WriteDjangoProject(string site, string project)
     {
-        string package = Path.Combine(site, "intranet");
+        string package = Path.Combine(site, project);
         Directory.CreateDirectory(package);
         File.WriteAllText(Path.Combine(package, "__init__.py"), "");
-        File.WriteAllText(Path.Combine(package, "settings.py"), """
+        File.WriteAllText(Path.Combine(package, "settings.py"), $$"""
             SECRET_KEY = "kwsgi-tests-only"
             DEBUG = False
             ALLOWED_HOSTS = ["*"]
-            ROOT_URLCONF = "intranet.urls"
+            ROOT_URLCONF = "{{project}}.urls"
             INSTALLED_APPS = []
             MIDDLEWARE = []
             USE_TZ = True

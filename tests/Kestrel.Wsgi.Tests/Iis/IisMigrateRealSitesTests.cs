@@ -103,4 +103,38 @@ public sealed class IisMigrateRealSitesTests
         IisTool.AssertSucceeded(exit);
         Assert.Equal(expected, IisTool.Arguments(IisTool.Section(IisTool.Parse(exit.Stdout), "httpPlatform"))[^1]);
     }
+
+    [Fact]
+    public async Task Item4_HeliconZooDjango_RunsDjangosHandler_AndBothApplicationsGo()
+    {
+        string summary = await MigrateAsync("helicon-zoo-django");
+        Assert.Contains("DJANGO_SETTINGS_MODULE mysite.settings without WSGI_APP → app argument django.core.wsgi:get_wsgi_application() (Helicon Zoo's Django handler)", summary);
+        Assert.Contains("<heliconZoo> application \"django.project.x64\" removed", summary);
+        Assert.Contains("<heliconZoo> application \"django.project.x86\" removed", summary);
+        Assert.Contains("empty <heliconZoo> removed", summary);
+        // django.root=%APPL_VIRTUAL_PATH%: HttpPlatformHandler does not pass the application's path.
+        Assert.Contains("heliconZoo django.root was %APPL_VIRTUAL_PATH%, the IIS application's path, which HttpPlatformHandler does not pass on", summary);
+    }
+
+    [Fact]
+    public async Task Item4_HeliconZooDjango_UnderAncm_LeavesTheMountPointToTheModule()
+    {
+        string site = IisTool.SiteFrom("helicon-zoo-django");
+        string config = Path.Combine(site, "web.config");
+        var exit = await IisTool.RunAsync(site, "migrate", "--aspnetcore", "--kwsgi", Kwsgi, config);
+        IisTool.AssertSucceeded(exit);
+        Assert.Contains("heliconZoo django.root %APPL_VIRTUAL_PATH% dropped: the ASP.NET Core Module passes the IIS application's path (ASPNETCORE_APPL_PATH)", exit.Stdout);
+        Assert.Equal(["django.core.wsgi:get_wsgi_application()"], IisTool.Arguments(IisTool.Section(IisTool.Load(config), "aspNetCore")));
+        Assert.Empty(IisTool.Load(config).Descendants("heliconZoo"));
+    }
+
+    [Fact]
+    public async Task Item4_HeliconZooWithoutAnApp_IsRefusedNamingTheApplication()
+    {
+        string site = IisTool.SiteFrom("helicon-zoo-django");
+        string config = Path.Combine(site, "web.config");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("DJANGO_SETTINGS_MODULE", "SETTINGS"));
+        IisTool.AssertCleanFailure(await IisTool.RunAsync(site, "migrate", config),
+            "kwsgi: the Helicon Zoo applications \"django.project.x86\", \"django.project.x64\" set neither WSGI_APP nor DJANGO_SETTINGS_MODULE: pass --app module:attr");
+    }
 }
