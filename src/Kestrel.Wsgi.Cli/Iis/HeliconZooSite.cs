@@ -79,10 +79,7 @@ internal static partial class HeliconZooSite
 
         site.Notes.Add($"Helicon Zoo's engine {engine} is defined in applicationHost.config, which names no interpreter here: " +
             "pass --python (an interpreter or virtualenv folder), or kwsgi uses VIRTUAL_ENV or python on the PATH of the app pool's identity.");
-        if (WfastcgiSite.IsPython2(engine))
-        {
-            site.Notes.Add($"{engine} is Python 2; kwsgi embeds Python 3: the app must run on Python 3.");
-        }
+        site.PythonNamedBy = engine;
         site.Notes.Add("Uninstall Helicon Zoo (or remove its handlers from applicationHost.config) once no other site uses it.");
         return site;
     }

@@ -52,6 +52,7 @@ internal static class ProxiedServerSite
             if (program != "py")
             {
                 site.Python = WindowsPath.PythonHome(processPath);
+                site.PythonNamedBy = processPath;
                 site.Changes.Add($"--python {site.Python} (from processPath {processPath})");
             }
             ReadWaitress(waitressArgs, site);
@@ -96,6 +97,7 @@ internal static class ProxiedServerSite
         if (WindowsPath.Program(processPath) != "py")
         {
             site.Python = WindowsPath.PythonHome(processPath);
+            site.PythonNamedBy = processPath;
             site.Changes.Add($"--python {site.Python} (from processPath {processPath})");
         }
 

@@ -23,6 +23,9 @@ internal sealed class PythonSite
 
     public string? Python { get; set; }
 
+    /// <summary>The interpreter path or engine name the old configuration used, for the version it spells.</summary>
+    public string? PythonNamedBy { get; set; }
+
     /// <summary>kwsgi options other than the port, --python and the app (from a waitress or kwsgi command line).</summary>
     public List<string> Options { get; } = [];
 

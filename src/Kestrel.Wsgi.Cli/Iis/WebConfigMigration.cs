@@ -13,7 +13,8 @@ internal static class WebConfigMigration
     /// <param name="python">--python as given on the command line (overrides what the file says).</param>
     /// <param name="app">--app as given on the command line (overrides what the file says).</param>
     /// <returns>False when the file already starts kwsgi the asked way (nothing changed).</returns>
-    public static bool Apply(XDocument doc, PythonSite site, HandlerWriter writer, string kwsgiPath, string? python, string? app)
+    /// <param name="kwsgiGiven">True when --kwsgi named <paramref name="kwsgiPath"/>; else it is the kwsgi running this command.</param>
+    public static bool Apply(XDocument doc, PythonSite site, HandlerWriter writer, string kwsgiPath, bool kwsgiGiven, string? python, string? app)
     {
         if (python is not null)
         {
@@ -68,6 +69,15 @@ internal static class WebConfigMigration
             site.Changes.Insert(0, $"{site.Kind} → <{writer.SectionName}> starting {kwsgiPath}");
         }
         site.Changes.Insert(1, $"arguments=\"{WindowsCommandLine.Join(arguments)}\"");
+        if (!kwsgiGiven)
+        {
+            // processPath is read by IIS on its own machine; this kwsgi may be the one on a build machine or in WSL.
+            site.Changes.Insert(1, $"processPath {kwsgiPath}: the kwsgi that ran this command (--kwsgi PATH names the one IIS is to start)");
+            if (!IsWindowsPath(kwsgiPath))
+            {
+                site.Notes.Add($"processPath is {kwsgiPath}, which is not a Windows path: run again with --kwsgi C:\\path\\to\\kwsgi.exe (where kwsgi is on the IIS server), or edit processPath.");
+            }
+        }
 
         var parents = site.Obsolete.Select(e => e.Parent).OfType<XElement>().Distinct().ToList();
         foreach (XElement obsolete in site.Obsolete)
@@ -78,6 +88,12 @@ internal static class WebConfigMigration
         {
             XmlLayout.Remove(parent);
             site.Changes.Add($"empty <{parent.Name.LocalName}> removed");
+        }
+        if (python is null && site.PythonNamedBy is { } named && PythonVersionName.Guess(named) is { } version && version < PythonVersionName.Oldest)
+        {
+            site.Notes.Add(version.Major == 2
+                ? $"{named} looks like Python {version}; kwsgi embeds Python {PythonVersionName.Oldest} or later: port the app to Python 3 and pass --python with one (run kwsgi iis migrate again, or edit arguments=)."
+                : $"{named} looks like Python {version}; kwsgi embeds Python {PythonVersionName.Oldest} or later (pythonnet's floor): pass --python with a newer one and check the app and its packages on it.");
         }
         AddNotes(site, writer);
         return true;
@@ -128,6 +144,9 @@ internal static class WebConfigMigration
             site.Notes.Add($"A <remove name=\"{remove.Attr("name")}\"> still names the old handler: change it to name=\"{name}\".");
         }
     }
+
+    private static bool IsWindowsPath(string path) =>
+        (path.Length >= 3 && char.IsAsciiLetter(path[0]) && path[1] == ':' && path[2] is '\\' or '/') || path.StartsWith(@"\\", StringComparison.Ordinal) || path.StartsWith('%');
 
     /// <summary>
     /// The app's mount point becomes SCRIPT_NAME through --url-prefix. IIS's own variable for it

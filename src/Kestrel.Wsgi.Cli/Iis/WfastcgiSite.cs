@@ -34,6 +34,7 @@ internal static class WfastcgiSite
         string script = processor.Contains('|') ? processor[(processor.IndexOf('|') + 1)..].Trim() : "";
         var site = new PythonSite { Kind = "wfastcgi (FastCGI)", Handlers = handlers };
         site.Python = WindowsPath.PythonHome(interpreter);
+        site.PythonNamedBy = interpreter;
         site.Changes.Add($"--python {site.Python} (from the FastCGI scriptProcessor {interpreter})");
 
         string? handler = null, altHandler = null;
@@ -90,11 +91,43 @@ internal static class WfastcgiSite
         site.Notes.Add($"Remove the FastCGI application of this site from applicationHost.config (IIS Manager → server → FastCGI Settings), e.g. " +
             $"%windir%\\system32\\inetsrv\\appcmd.exe set config -section:system.webServer/fastCgi /-\"[fullPath='{interpreter}',arguments='{script}']\" /commit:apphost " +
             "— only once no other site uses it.");
-        if (IsPython2(interpreter))
-        {
-            site.Notes.Add($"{interpreter} looks like Python 2; kwsgi embeds Python 3: port the app and pass --python with a Python 3 (then run kwsgi iis migrate again, or edit arguments=).");
-        }
         return site;
+    }
+
+    /// <summary>
+    /// A rule removed with its <c>&lt;serverVariables&gt;</c>: HttpPlatformHandler and ANCM send X-Forwarded-For and
+    /// X-Forwarded-Proto themselves (and kwsgi trusts them from 127.0.0.1); any other variable the app loses.
+    /// </summary>
+    private static void DroppedServerVariables(XElement rule, PythonSite site)
+    {
+        foreach (XElement set in rule.Children("serverVariables").SelectMany(v => v.Children("set")))
+        {
+            string name = set.Attr("name") ?? "";
+            string value = set.Attr("value") ?? "";
+            if (name.ToUpperInvariant() is "HTTP_X_FORWARDED_FOR" or "HTTP_X_FORWARDED_PROTO")
+            {
+                site.Changes.Add($"server variable {name}={value} dropped with the rule \"{rule.Attr("name")}\": the reverse-proxy handler sends {HeaderOf(name)} itself, and kwsgi trusts it from 127.0.0.1");
+            }
+            else
+            {
+                site.Changes.Add($"server variable {name}={value} dropped with the rule \"{rule.Attr("name")}\"");
+                site.Notes.Add($"The rule \"{rule.Attr("name")}\" also set the server variable {name} to {value}, which the app no longer gets: " +
+                    "set it in a rule of its own (action type=\"None\") if the app reads it.");
+            }
+        }
+    }
+
+    private static string HeaderOf(string serverVariable) =>
+        string.Join('-', serverVariable[5..].Split('_').Select(w => w[..1] + w[1..].ToLowerInvariant()));
+
+    /// <summary>"^(static|content)/.*" → the folders static, content a &lt;location&gt; each; a pattern it cannot read → the folders this rule matches.</summary>
+    private static string StaticAdvice(string match, string handler)
+    {
+        var m = System.Text.RegularExpressions.Regex.Match(match, @"^\^?/?\(?(?<names>[\w\-]+(?:\|[\w\-]+)*)\)?/");
+        string removal = $"<remove name=\"{handler}\" /> in its <handlers>";
+        return m.Success
+            ? string.Join(" and ", m.Groups["names"].Value.Split('|').Select(n => $"<location path=\"{n}\">")) + $" with {removal}"
+            : $"the folders it matches a <location> with {removal}";
     }
 
     /// <summary>
@@ -120,6 +153,7 @@ internal static class WfastcgiSite
             {
                 site.Obsolete.Add(rule);
                 site.Changes.Add($"URL Rewrite rule \"{rule.Attr("name")}\" (to {action!.Attr("url")}) removed");
+                DroppedServerVariables(rule, site);
                 if (targets.Contains(first))
                 {
                     // The handler took only this path: IIS's static file handler answered every request not rewritten.
@@ -132,6 +166,14 @@ internal static class WfastcgiSite
                     site.Notes.Add($"The empty {first} file (the target of the rewrite rule \"{rule.Attr("name")}\") is no longer needed.");
                 }
             }
+            else if (targets.Count > 0 && (rewrites || string.Equals(action?.Attr("type"), "None", StringComparison.OrdinalIgnoreCase)))
+            {
+                // The FastCGI handler had its own path: what this rule let through (or rewrote elsewhere) IIS answered itself.
+                string match = rule.Children("match").FirstOrDefault()?.Attr("url") ?? "";
+                string handler = handlers[0].Attr("name") ?? "";
+                site.Notes.Add($"The rewrite rule \"{rule.Attr("name")}\" (url {match}) left requests to IIS's static file handler; with the handler on path=\"*\" " +
+                    $"they now reach kwsgi: give {StaticAdvice(match, handler)}, or serve them with --static in arguments= (see docs/iis.md).");
+            }
             else if (rewrites && everyPath)
             {
                 // wfastcgi undid every rewrite (PATH_INFO from X-Original-URL); kwsgi leaves IIS's rewrite in place.
@@ -141,6 +183,4 @@ internal static class WfastcgiSite
         }
     }
 
-    public static bool IsPython2(string pathOrEngine) =>
-        System.Text.RegularExpressions.Regex.IsMatch(pathOrEngine, @"python\.?2(?!\d\d)", System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 }

@@ -137,4 +137,57 @@ public sealed class IisMigrateRealSitesTests
         IisTool.AssertCleanFailure(await IisTool.RunAsync(site, "migrate", config),
             "kwsgi: the Helicon Zoo applications \"django.project.x86\", \"django.project.x64\" set neither WSGI_APP nor DJANGO_SETTINGS_MODULE: pass --app module:attr");
     }
+
+    [Fact]
+    public async Task Item5_OldPython_StaticRules_AndServerVariables_AreNamed()
+    {
+        string summary = await MigrateAsync("wfastcgi-static-rules");
+        Assert.Contains(@"D:\Python34\python.exe looks like Python 3.4; kwsgi embeds Python 3.7 or later (pythonnet's floor): pass --python with a newer one", summary);
+        Assert.Contains("The rewrite rule \"Static folders\" (url ^(css|images)/.*) left requests to IIS's static file handler; with the handler on path=\"*\" they now reach kwsgi: " +
+            "give <location path=\"css\"> and <location path=\"images\"> with <remove name=\"Portal\" /> in its <handlers>", summary);
+        Assert.Contains("server variable HTTP_X_FORWARDED_FOR={REMOTE_ADDR} dropped with the rule \"To Python\": the reverse-proxy handler sends X-Forwarded-For itself", summary);
+        Assert.Contains("The rule \"To Python\" also set the server variable HTTP_X_PORTAL_SITE to intranet, which the app no longer gets", summary);
+    }
+
+    [Theory]
+    [InlineData(@"D:\home\Python354x64\python.exe", "3.5")]
+    [InlineData(@"C:\Python27\python.exe", "2.7")]
+    [InlineData(@"C:\Users\me\AppData\Local\Programs\Python\Python36-32\python.exe", "3.6")]
+    [InlineData(@"C:\Python310\python.exe", null)]
+    [InlineData(@"C:\Python37\python.exe", null)]
+    [InlineData(@"C:\site\env\Scripts\python.exe", null)]
+    public async Task Item5_PythonOlderThan37_IsNamed_UnlessPythonIsGiven(string interpreter, string? version)
+    {
+        string site = IisTool.SiteFrom("wfastcgi-static-rules");
+        string config = Path.Combine(site, "web.config");
+        File.WriteAllText(config, File.ReadAllText(config).Replace(@"D:\Python34\python.exe", interpreter));
+        var exit = await IisTool.RunAsync(site, "migrate", "--dry-run", config);
+        IisTool.AssertSucceeded(exit);
+        if (version is null)
+        {
+            Assert.DoesNotContain("looks like Python", exit.Stderr);
+        }
+        else
+        {
+            Assert.Contains($"{interpreter} looks like Python {version}; kwsgi embeds Python 3.7 or later", exit.Stderr);
+        }
+        var given = await IisTool.RunAsync(site, "migrate", "--dry-run", "--python", @"C:\Python312", config);
+        IisTool.AssertSucceeded(given);
+        Assert.DoesNotContain("looks like Python", given.Stderr);
+    }
+
+    [Fact]
+    public async Task Item5_ProcessPath_SaysWhichKwsgi_AndWarnsOfANonWindowsPath()
+    {
+        string site = IisTool.SiteFrom("wfastcgi-script-name");
+        var exit = await IisTool.RunAsync(site, "migrate", Path.Combine(site, "web.config"));
+        IisTool.AssertSucceeded(exit);
+        Assert.Contains($"processPath {IisTool.KwsgiExecutable}: the kwsgi that ran this command (--kwsgi PATH names the one IIS is to start)", exit.Stdout);
+        Assert.Equal(OperatingSystem.IsWindows(), !exit.Stdout.Contains("which is not a Windows path: run again with --kwsgi"));
+
+        site = IisTool.SiteFrom("wfastcgi-script-name");
+        var given = await IisTool.RunAsync(site, "migrate", "--kwsgi", Kwsgi, Path.Combine(site, "web.config"));
+        Assert.DoesNotContain("the kwsgi that ran this command", given.Stdout);
+        Assert.DoesNotContain("not a Windows path", given.Stdout);
+    }
 }
