@@ -68,13 +68,13 @@ internal static partial class HeliconZooSite
         {
             site.Notes.Add($"<heliconZoo> application \"{other.Attr("name")}\" belongs to no handler migrated here and stays; IIS refuses <heliconZoo> once Helicon Zoo is uninstalled: remove it then.");
         }
-        if (site.App is null && values.TryGetValue("DJANGO_SETTINGS_MODULE", out string? settings))
+        if (site.App is null && site.AppRefusal is null && values.TryGetValue("DJANGO_SETTINGS_MODULE", out string? settings))
         {
             // Zoo ran Django's own WSGI handler whenever DJANGO_SETTINGS_MODULE was set and WSGI_APP was not.
             site.App = "django.core.wsgi:get_wsgi_application()";
             site.Changes.Add($"DJANGO_SETTINGS_MODULE {settings} without WSGI_APP → app argument {site.App} (Helicon Zoo's Django handler)");
         }
-        site.WithoutApp = $"the Helicon Zoo application{(mine.Count == 1 ? $" \"{mine[0].Attr("name")}\"" : mine.Count > 1 ? $"s {string.Join(", ", mine.Select(a => $"\"{a.Attr("name")}\""))}" : " of handler " + $"\"{handlers[0].Attr("name")}\"")} " +
+        site.WithoutApp = site.AppRefusal ?? $"the Helicon Zoo application{(mine.Count == 1 ? $" \"{mine[0].Attr("name")}\"" : mine.Count > 1 ? $"s {string.Join(", ", mine.Select(a => $"\"{a.Attr("name")}\""))}" : " of handler " + $"\"{handlers[0].Attr("name")}\"")} " +
             $"set{(mine.Count > 1 ? "" : "s")} neither WSGI_APP nor DJANGO_SETTINGS_MODULE: pass --app module:attr";
 
         site.Notes.Add($"Helicon Zoo's engine {engine} is defined in applicationHost.config, which names no interpreter here: " +
@@ -96,8 +96,15 @@ internal static partial class HeliconZooSite
         switch (name.ToUpperInvariant())
         {
             case "WSGI_APP":
-                site.App = AppArgument.FromDottedName(value, "WSGI_APP", AppArgument.SearchFolders(siteFolder, null));
-                site.Changes.Add($"WSGI_APP {value.Trim()} → app argument {site.App}");
+                try
+                {
+                    site.App = AppArgument.FromDottedName(value, "WSGI_APP", AppArgument.SearchFolders(siteFolder, null));
+                    site.Changes.Add($"WSGI_APP {value.Trim()} → app argument {site.App}");
+                }
+                catch (Hosting.UsageException ex)
+                {
+                    site.AppRefusal = ex.Message;
+                }
                 break;
             case "DJANGO.ROOT":
                 // mod_python's name for the mount point, which Zoo's Django handler honoured.

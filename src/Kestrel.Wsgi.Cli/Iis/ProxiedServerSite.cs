@@ -221,8 +221,15 @@ internal static class ProxiedServerSite
             string arg = args[i];
             if (!arg.StartsWith('-'))
             {
-                site.App = AppArgument.FromDottedName(arg, "waitress's app", []);
-                site.Changes.Add($"waitress app {arg} → app argument {site.App}");
+                try
+                {
+                    site.App = AppArgument.FromDottedName(arg, "waitress's app", []);
+                    site.Changes.Add($"waitress app {arg} → app argument {site.App}");
+                }
+                catch (Hosting.UsageException ex)
+                {
+                    site.WithoutApp = ex.Message;
+                }
                 continue;
             }
             string name = arg.Split('=', 2)[0];

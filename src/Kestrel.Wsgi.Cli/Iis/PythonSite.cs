@@ -21,6 +21,9 @@ internal sealed class PythonSite
     /// <summary>What to say when the file does not name the app and --app is not given: the form found, and --app.</summary>
     public string? WithoutApp { get; set; }
 
+    /// <summary>Why the app the file names cannot be kwsgi's argument, while a reader is still reading.</summary>
+    public string? AppRefusal { get; set; }
+
     public string? Python { get; set; }
 
     /// <summary>The interpreter path or engine name the old configuration used, for the version it spells.</summary>

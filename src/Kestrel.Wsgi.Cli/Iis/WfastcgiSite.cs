@@ -82,8 +82,19 @@ internal static class WfastcgiSite
         {
             string setting = altHandler is not null ? "WSGI_ALT_VIRTUALENV_HANDLER" : "WSGI_HANDLER";
             string? pythonPath = site.Environment.FirstOrDefault(v => v.Key == "PYTHONPATH").Value;
-            site.App = AppArgument.FromDottedName(chosen, setting, AppArgument.SearchFolders(siteFolder, pythonPath));
-            site.Changes.Add($"{setting} {chosen.Trim()} → app argument {site.App}");
+            try
+            {
+                site.App = AppArgument.FromDottedName(chosen, setting, AppArgument.SearchFolders(siteFolder, pythonPath));
+                site.Changes.Add($"{setting} {chosen.Trim()} → app argument {site.App}");
+            }
+            catch (UsageException ex)
+            {
+                site.WithoutApp = ex.Message; // --app still migrates the site
+            }
+        }
+        else
+        {
+            site.WithoutApp = $"the wfastcgi handler \"{handlers[0].Attr("name")}\" has no WSGI_HANDLER in <appSettings> (it may be in applicationHost.config's <fastCgi> environment variables): pass --app module:attr";
         }
 
         FindRewriteRules(doc, handlers, site);

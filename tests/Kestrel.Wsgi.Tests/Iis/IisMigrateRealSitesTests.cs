@@ -190,4 +190,43 @@ public sealed class IisMigrateRealSitesTests
         Assert.DoesNotContain("the kwsgi that ran this command", given.Stdout);
         Assert.DoesNotContain("not a Windows path", given.Stdout);
     }
+
+    /// <summary>Each refusal is one line: the form found, then the way forward; and --app unlocks every app the file names badly.</summary>
+    [Theory]
+    [InlineData("app.create_app().wsgi_app",
+        "kwsgi: WSGI_HANDLER 'app.create_app().wsgi_app' calls create_app() before its last name, which kwsgi's app argument cannot (it calls only a final factory, module:factory()): add a line such as application = app.create_app().wsgi_app to a module and pass --app module:application")]
+    [InlineData("my-site.app", "kwsgi: WSGI_HANDLER 'my-site.app': 'my-site' is not a Python module name: pass --app module:attr")]
+    [InlineData("shop", "kwsgi: WSGI_HANDLER 'shop' names a module, not the app in it: pass --app shop:NAME with the app's name in that module")]
+    [InlineData(null, "kwsgi: the wfastcgi handler \"PyWebApi\" has no WSGI_HANDLER in <appSettings> (it may be in applicationHost.config's <fastCgi> environment variables): pass --app module:attr")]
+    public async Task Item6_AnAppTheFileCannotGive_IsOneLineNamingItAndApp_AndAppMigratesIt(string? handler, string message)
+    {
+        string site = IisTool.SiteFrom("wfastcgi-script-name");
+        string config = Path.Combine(site, "web.config");
+        string text = File.ReadAllText(config);
+        File.WriteAllText(config, handler is null
+            ? text.Replace("""<add key="WSGI_HANDLER" value="api.main.app" />""", "")
+            : text.Replace("\"api.main.app\"", $"\"{handler}\""));
+        byte[] before = File.ReadAllBytes(config);
+
+        var refused = await IisTool.RunAsync(site, "migrate", config);
+        IisTool.AssertCleanFailure(refused, message);
+        Assert.Equal(message, refused.Stderr.TrimEnd());
+        Assert.Equal(before, File.ReadAllBytes(config));
+
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--app", "api.main:app", config));
+        Assert.Equal("api.main:app", IisTool.Arguments(IisTool.Section(IisTool.Load(config), "httpPlatform"))[^1]);
+    }
+
+    [Theory]
+    [InlineData("""<add name="PHP" path="*.php" verb="*" modules="FastCgiModule" scriptProcessor="C:\php\php-cgi.exe" />""", "", "found handler \"PHP\" (FastCgiModule running C:\\php\\php-cgi.exe, path *.php)")]
+    [InlineData("""<add name="node" path="*" verb="*" modules="httpPlatformHandler" />""", """<httpPlatform processPath="node.exe" arguments="server.js" />""", "found <httpPlatform> starting node.exe server.js, which is not Python")]
+    public async Task Item6_NoPythonHandler_SaysWhatItFound_AndPointsToIisConfig(string handler, string section, string found)
+    {
+        string site = IisTool.NewSite();
+        string config = Path.Combine(site, "web.config");
+        File.WriteAllText(config, $"<configuration><system.webServer><handlers>{handler}</handlers>{section}</system.webServer></configuration>");
+        var exit = await IisTool.RunAsync(site, "migrate", config);
+        IisTool.AssertCleanFailure(exit, found);
+        Assert.EndsWith("; to serve a Python app from this site, write a new web.config with kwsgi iis config module:attr", exit.Stderr.TrimEnd());
+    }
 }
