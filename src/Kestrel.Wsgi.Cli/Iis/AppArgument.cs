@@ -19,7 +19,7 @@ internal static class AppArgument
         string name = handler.Trim();
         if (name.Length == 0)
         {
-            throw new UsageException($"{setting} is empty");
+            throw new UsageException($"{setting} is empty: pass --app module:attr");
         }
         if (name.Contains(':'))
         {
@@ -30,9 +30,15 @@ internal static class AppArgument
         }
 
         string[] segments = name.Split('.');
+        if (segments[..^1].FirstOrDefault(s => s.Contains('(')) is { } call)
+        {
+            // wfastcgi calls each name that ends in (); kwsgi calls only a factory at the end.
+            throw new UsageException($"{setting} '{name}' calls {call} before its last name, which kwsgi's app argument cannot (it calls only a final factory, module:factory()): " +
+                $"add a line such as application = {name} to a module and pass --app module:application");
+        }
         if (segments.Length < 2)
         {
-            throw new UsageException($"{setting} '{name}' names no attribute: kwsgi needs module.attribute or module:attribute");
+            throw new UsageException($"{setting} '{name}' names a module, not the app in it: pass --app {name}:NAME with the app's name in that module");
         }
         int split = segments.Length - 1;
         for (int k = segments.Length - 1; k >= 1; k--)
@@ -53,12 +59,12 @@ internal static class AppArgument
     {
         if (!module.Split('.').All(IsIdentifier))
         {
-            throw new UsageException($"{setting} '{name}': '{module}' is not a Python module name (kwsgi calls only the last attribute, as module:factory())");
+            throw new UsageException($"{setting} '{name}': '{module}' is not a Python module name: pass --app module:attr");
         }
         string bare = attr.EndsWith("()", StringComparison.Ordinal) ? attr[..^2] : attr;
         if (bare.Length > 0 && !bare.Split('.').All(IsIdentifier))
         {
-            throw new UsageException($"{setting} '{name}': '{attr}' is not an attribute kwsgi can load (module:attr, module:attr.attr or module:factory())");
+            throw new UsageException($"{setting} '{name}': '{attr}' is not an attribute kwsgi can load (module:attr, module:attr.attr, module:factory()): pass --app module:attr");
         }
     }
 

@@ -30,28 +30,56 @@ internal static partial class HeliconZooSite
             throw new Hosting.UsageException("Helicon Zoo handlers are declared in several places in this web.config; kwsgi iis migrate handles one <handlers> list: migrate it by hand (see docs/iis.md)");
         }
         string engine = handlers[0].Attr("scriptProcessor")!;
-        string appName = (handlers[0].Attr("name") ?? "").Split('#')[0];
         var site = new PythonSite { Kind = $"Helicon Zoo ({engine})", Handlers = handlers };
 
+        // Zoo names an application after its handler: "blog.project" for "blog.project#x64", or one per bitness,
+        // "django.project.x86" and "django.project.x64". Every one of them goes; their settings are one site's.
+        var names = handlers.Select(h => h.Attr("name") ?? "")
+            .SelectMany(n => new[] { n, n.Replace('#', '.'), n.Split('#')[0] })
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
         var applications = doc.Named("heliconZoo").SelectMany(z => z.Children("application")).ToList();
-        XElement? application = applications.FirstOrDefault(a => a.Attr("name") == appName)
-            ?? (applications.Count == 1 ? applications[0] : null);
-        if (application is not null)
+        var mine = applications.Where(a => names.Contains(a.Attr("name") ?? "")).ToList();
+        if (mine.Count == 0 && applications.Count == 1)
+        {
+            mine = applications;
+        }
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        // The 64-bit application first: its value wins where the two differ (an app pool is 64-bit unless told otherwise).
+        foreach (XElement application in mine.OrderBy(a => (a.Attr("name") ?? "").Contains("x64", StringComparison.OrdinalIgnoreCase) ? 0 : 1))
         {
             site.Obsolete.Add(application);
-            site.Changes.Add($"<heliconZoo> application \"{application.Attr("name")}\" removed (IIS refuses a <heliconZoo> section once Helicon Zoo is uninstalled)");
+            site.Changes.Add($"<heliconZoo> application \"{application.Attr("name")}\" removed");
             foreach (XElement variable in application.Children("environmentVariables").SelectMany(e => e.Children("add")))
             {
-                Read(variable.Attr("name") ?? "", variable.Attr("value") ?? "", site, siteFolder);
+                string name = variable.Attr("name") ?? "", value = variable.Attr("value") ?? "";
+                if (values.TryGetValue(name, out string? kept))
+                {
+                    if (kept != value)
+                    {
+                        site.Notes.Add($"<heliconZoo> application \"{application.Attr("name")}\" sets {name} to {value}, the other one to {kept}: {kept} was kept.");
+                    }
+                    continue;
+                }
+                values[name] = value;
+                Read(name, value, site, siteFolder);
             }
         }
+        foreach (XElement other in applications.Except(mine))
+        {
+            site.Notes.Add($"<heliconZoo> application \"{other.Attr("name")}\" belongs to no handler migrated here and stays; IIS refuses <heliconZoo> once Helicon Zoo is uninstalled: remove it then.");
+        }
+        if (site.App is null && site.AppRefusal is null && values.TryGetValue("DJANGO_SETTINGS_MODULE", out string? settings))
+        {
+            // Zoo ran Django's own WSGI handler whenever DJANGO_SETTINGS_MODULE was set and WSGI_APP was not.
+            site.App = "django.core.wsgi:get_wsgi_application()";
+            site.Changes.Add($"DJANGO_SETTINGS_MODULE {settings} without WSGI_APP → app argument {site.App} (Helicon Zoo's Django handler)");
+        }
+        site.WithoutApp = site.AppRefusal ?? $"the Helicon Zoo application{(mine.Count == 1 ? $" \"{mine[0].Attr("name")}\"" : mine.Count > 1 ? $"s {string.Join(", ", mine.Select(a => $"\"{a.Attr("name")}\""))}" : " of handler " + $"\"{handlers[0].Attr("name")}\"")} " +
+            $"set{(mine.Count > 1 ? "" : "s")} neither WSGI_APP nor DJANGO_SETTINGS_MODULE: pass --app module:attr";
 
         site.Notes.Add($"Helicon Zoo's engine {engine} is defined in applicationHost.config, which names no interpreter here: " +
             "pass --python (an interpreter or virtualenv folder), or kwsgi uses VIRTUAL_ENV or python on the PATH of the app pool's identity.");
-        if (WfastcgiSite.IsPython2(engine))
-        {
-            site.Notes.Add($"{engine} is Python 2; kwsgi embeds Python 3: the app must run on Python 3.");
-        }
+        site.PythonNamedBy = engine;
         site.Notes.Add("Uninstall Helicon Zoo (or remove its handlers from applicationHost.config) once no other site uses it.");
         return site;
     }
@@ -68,8 +96,19 @@ internal static partial class HeliconZooSite
         switch (name.ToUpperInvariant())
         {
             case "WSGI_APP":
-                site.App = AppArgument.FromDottedName(value, "WSGI_APP", AppArgument.SearchFolders(siteFolder, null));
-                site.Changes.Add($"WSGI_APP {value.Trim()} → app argument {site.App}");
+                try
+                {
+                    site.App = AppArgument.FromDottedName(value, "WSGI_APP", AppArgument.SearchFolders(siteFolder, null));
+                    site.Changes.Add($"WSGI_APP {value.Trim()} → app argument {site.App}");
+                }
+                catch (Hosting.UsageException ex)
+                {
+                    site.AppRefusal = ex.Message;
+                }
+                break;
+            case "DJANGO.ROOT":
+                // mod_python's name for the mount point, which Zoo's Django handler honoured.
+                site.MountPoint = (value, $"heliconZoo {name}");
                 break;
             case "DEPLOY_FILE":
                 site.Changes.Add("DEPLOY_FILE dropped");

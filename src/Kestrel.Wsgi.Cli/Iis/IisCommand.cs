@@ -89,7 +89,7 @@ internal static class IisCommand
         string siteFolder = Path.GetDirectoryName(Path.GetFullPath(path))!;
         PythonSite site = SiteReader.Read(file.Document, path, siteFolder);
         HandlerWriter writer = HandlerWriter.For(aspNetCore);
-        if (!WebConfigMigration.Apply(file.Document, site, writer, kwsgi ?? KwsgiExecutable(), python, app))
+        if (!WebConfigMigration.Apply(file.Document, site, writer, kwsgi ?? KwsgiExecutable(), kwsgiGiven: kwsgi is not null, python, app))
         {
             Console.WriteLine($"{path} already starts kwsgi through <{writer.SectionName}>: nothing to change.");
             return 0;

@@ -18,7 +18,16 @@ internal sealed class PythonSite
     /// <summary>The app in kwsgi's form (module:attr), or null when the file does not say.</summary>
     public string? App { get; set; }
 
+    /// <summary>What to say when the file does not name the app and --app is not given: the form found, and --app.</summary>
+    public string? WithoutApp { get; set; }
+
+    /// <summary>Why the app the file names cannot be kwsgi's argument, while a reader is still reading.</summary>
+    public string? AppRefusal { get; set; }
+
     public string? Python { get; set; }
+
+    /// <summary>The interpreter path or engine name the old configuration used, for the version it spells.</summary>
+    public string? PythonNamedBy { get; set; }
 
     /// <summary>kwsgi options other than the port, --python and the app (from a waitress or kwsgi command line).</summary>
     public List<string> Options { get; } = [];
@@ -33,6 +42,12 @@ internal sealed class PythonSite
 
     /// <summary>True when the section already starts kwsgi.</summary>
     public bool RunsKwsgi { get; init; }
+
+    /// <summary>
+    /// Where the old handler mounted the app (wfastcgi's SCRIPT_NAME setting, Helicon Zoo's django.root): the value
+    /// as written and the setting's name. It becomes --url-prefix once the target handler is known.
+    /// </summary>
+    public (string Value, string From)? MountPoint { get; set; }
 
     /// <summary>Elements that served only the old handler: removed (appSettings entries, a rewrite rule, the heliconZoo application).</summary>
     public List<XElement> Obsolete { get; } = [];

@@ -10,8 +10,8 @@ internal static class SiteReader
     {
         PythonSite? site = WfastcgiSite.TryRead(doc, siteFolder) ?? HeliconZooSite.TryRead(doc, siteFolder);
         string? proxied = null;
-        site ??= ProxiedServerSite.TryRead(doc, out proxied);
-        return site ?? throw new UsageException($"{path} has no Python handler kwsgi iis migrate knows (wfastcgi, Helicon Zoo, waitress): found {Describe(doc, proxied)}");
+        site ??= ProxiedServerSite.TryRead(doc, siteFolder, out proxied);
+        return site ?? throw new UsageException($"{path} has no Python handler kwsgi iis migrate knows (wfastcgi, Helicon Zoo, waitress, a Python script): found {Describe(doc, proxied)}; to serve a Python app from this site, write a new web.config with kwsgi iis config module:attr");
     }
 
     private static string Describe(XDocument doc, string? proxied)

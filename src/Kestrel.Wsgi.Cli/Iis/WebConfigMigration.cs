@@ -13,7 +13,8 @@ internal static class WebConfigMigration
     /// <param name="python">--python as given on the command line (overrides what the file says).</param>
     /// <param name="app">--app as given on the command line (overrides what the file says).</param>
     /// <returns>False when the file already starts kwsgi the asked way (nothing changed).</returns>
-    public static bool Apply(XDocument doc, PythonSite site, HandlerWriter writer, string kwsgiPath, string? python, string? app)
+    /// <param name="kwsgiGiven">True when --kwsgi named <paramref name="kwsgiPath"/>; else it is the kwsgi running this command.</param>
+    public static bool Apply(XDocument doc, PythonSite site, HandlerWriter writer, string kwsgiPath, bool kwsgiGiven, string? python, string? app)
     {
         if (python is not null)
         {
@@ -28,13 +29,17 @@ internal static class WebConfigMigration
         }
         if (site.App is null)
         {
-            throw new UsageException($"the {site.Kind} configuration does not name the app (wfastcgi may take WSGI_HANDLER from applicationHost.config): pass --app module:attr");
+            throw new UsageException(site.WithoutApp ?? $"the {site.Kind} configuration does not name the app: pass --app module:attr");
         }
         if (site.RunsKwsgi && site.Section!.Name.LocalName == writer.SectionName && python is null && app is null)
         {
             return false;
         }
 
+        if (site.MountPoint is var (mount, from))
+        {
+            AddUrlPrefix(site, writer, mount, from);
+        }
         var arguments = new List<string>(writer.PortArguments);
         if (site.Python is not null)
         {
@@ -64,6 +69,15 @@ internal static class WebConfigMigration
             site.Changes.Insert(0, $"{site.Kind} → <{writer.SectionName}> starting {kwsgiPath}");
         }
         site.Changes.Insert(1, $"arguments=\"{WindowsCommandLine.Join(arguments)}\"");
+        if (!kwsgiGiven)
+        {
+            // processPath is read by IIS on its own machine; this kwsgi may be the one on a build machine or in WSL.
+            site.Changes.Insert(1, $"processPath {kwsgiPath}: the kwsgi that ran this command (--kwsgi PATH names the one IIS is to start)");
+            if (!IsWindowsPath(kwsgiPath))
+            {
+                site.Notes.Add($"processPath is {kwsgiPath}, which is not a Windows path: run again with --kwsgi C:\\path\\to\\kwsgi.exe (where kwsgi is on the IIS server), or edit processPath.");
+            }
+        }
 
         var parents = site.Obsolete.Select(e => e.Parent).OfType<XElement>().Distinct().ToList();
         foreach (XElement obsolete in site.Obsolete)
@@ -74,6 +88,12 @@ internal static class WebConfigMigration
         {
             XmlLayout.Remove(parent);
             site.Changes.Add($"empty <{parent.Name.LocalName}> removed");
+        }
+        if (python is null && site.PythonNamedBy is { } named && PythonVersionName.Guess(named) is { } version && version < PythonVersionName.Oldest)
+        {
+            site.Notes.Add(version.Major == 2
+                ? $"{named} looks like Python {version}; kwsgi embeds Python {PythonVersionName.Oldest} or later: port the app to Python 3 and pass --python with one (run kwsgi iis migrate again, or edit arguments=)."
+                : $"{named} looks like Python {version}; kwsgi embeds Python {PythonVersionName.Oldest} or later (pythonnet's floor): pass --python with a newer one and check the app and its packages on it.");
         }
         AddNotes(site, writer);
         return true;
@@ -122,6 +142,46 @@ internal static class WebConfigMigration
         foreach (XElement remove in handlers.Document!.Named("remove").Where(r => r.Parent?.Name.LocalName == "handlers" && oldNames.Contains(r.Attr("name"))))
         {
             site.Notes.Add($"A <remove name=\"{remove.Attr("name")}\"> still names the old handler: change it to name=\"{name}\".");
+        }
+    }
+
+    private static bool IsWindowsPath(string path) =>
+        (path.Length >= 3 && char.IsAsciiLetter(path[0]) && path[1] == ':' && path[2] is '\\' or '/') || path.StartsWith(@"\\", StringComparison.Ordinal) || path.StartsWith('%');
+
+    /// <summary>
+    /// The app's mount point becomes SCRIPT_NAME through --url-prefix. IIS's own variable for it
+    /// (%APPL_VIRTUAL_PATH%) is unknown in web.config: ANCM passes it to kwsgi, HttpPlatformHandler does not.
+    /// </summary>
+    private static void AddUrlPrefix(PythonSite site, HandlerWriter writer, string mount, string from)
+    {
+        string value = mount.Trim();
+        if (value.Equals("%APPL_VIRTUAL_PATH%", StringComparison.OrdinalIgnoreCase))
+        {
+            if (writer is AspNetCoreWriter)
+            {
+                site.Changes.Add($"{from} {value} dropped: the ASP.NET Core Module passes the IIS application's path (ASPNETCORE_APPL_PATH), which kwsgi makes SCRIPT_NAME");
+            }
+            else
+            {
+                site.Changes.Add($"{from} {value} dropped");
+                site.Notes.Add($"{from} was {value}, the IIS application's path, which HttpPlatformHandler does not pass on: if the site is an IIS application " +
+                    "below the root (/blog), add --url-prefix /blog to arguments= (or migrate with --aspnetcore: the ASP.NET Core Module passes it).");
+            }
+        }
+        else if (!value.StartsWith('/'))
+        {
+            site.Changes.Add($"{from} {value} dropped");
+            site.Notes.Add($"{from} '{value}' does not start with /, so it never matched a path: not carried over (kwsgi's --url-prefix takes /path).");
+        }
+        else if (value.TrimEnd('/') is { Length: > 0 } prefix)
+        {
+            site.Options.AddRange(["--url-prefix", prefix]);
+            site.Changes.Add($"{from} {value} → --url-prefix {prefix} (SCRIPT_NAME {prefix}, PATH_INFO the rest)");
+            site.Notes.Add($"kwsgi matches --url-prefix {prefix} with its case and answers 404 outside it; wfastcgi ignored case: check links that spell it otherwise.");
+        }
+        else
+        {
+            site.Changes.Add($"{from} {value} dropped: the app is at the site's root");
         }
     }
 

@@ -21,7 +21,7 @@ public sealed class IisLaunchTests
         ["wfastcgi-rewrite.web.config"] = site => WriteModule(site, "Portal", "application"),
         ["helicon-zoo.web.config"] = site => WriteModule(site, "blog.wsgi", "application"),
         ["httpplatform-waitress.web.config"] = site => WriteModule(site, "wsgi", "application"),
-        ["wfastcgi-django.web.config"] = WriteDjangoProject,
+        ["wfastcgi-django.web.config"] = site => WriteDjangoProject(site, "intranet"),
     };
 
     public static TheoryData<string> Examples() => new(IisTool.ExampleNames);
@@ -72,6 +72,52 @@ public sealed class IisLaunchTests
         }
     }
 
+    [Fact]
+    public async Task MigratedScriptNameSetting_MountsTheAppThere()
+    {
+        // wfastcgi's SCRIPT_NAME appSetting (issue 13 item 2): the app is mounted at /PyWebApi.
+        string site = IisTool.SiteFrom("wfastcgi-script-name");
+        Directory.CreateDirectory(Path.Combine(site, "api"));
+        File.WriteAllText(Path.Combine(site, "api", "__init__.py"), "");
+        File.WriteAllText(Path.Combine(site, "api", "main.py"), """
+            def app(environ, start_response):
+                body = ("%s|%s" % (environ["SCRIPT_NAME"], environ["PATH_INFO"])).encode()
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [body]
+            """);
+        string config = Path.Combine(site, "web.config");
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--python", Python, config));
+
+        await using KwsgiProcess server = await LaunchAsync(site, IisTool.Section(IisTool.Load(config), "httpPlatform"));
+        Assert.Equal("/PyWebApi|/foo", await server.Client.GetStringAsync("/PyWebApi/foo"));
+    }
+
+    [Fact]
+    public async Task MigratedRunnerScript_ServesTheAppItPassedToServe()
+    {
+        // python run_waitress_server.py (issue 13 item 3): the script is read for serve(application, url_prefix="/reports").
+        string site = IisTool.SiteFrom("httpplatform-waitress-script");
+        string body = WriteModule(site, "reports.web", "wsgi_app");
+        string config = Path.Combine(site, "web.config");
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--python", Python, config));
+
+        await using KwsgiProcess server = await LaunchAsync(site, IisTool.Section(IisTool.Load(config), "httpPlatform"));
+        Assert.Equal(body, await server.Client.GetStringAsync("/reports/"));
+    }
+
+    [Fact]
+    public async Task MigratedHeliconZooDjango_ServesTheDjangoProject()
+    {
+        // Helicon Zoo with DJANGO_SETTINGS_MODULE and no WSGI_APP (issue 13 item 4): Django's own WSGI handler.
+        string site = IisTool.SiteFrom("helicon-zoo-django");
+        string body = WriteDjangoProject(site, "mysite");
+        string config = Path.Combine(site, "web.config");
+        IisTool.AssertSucceeded(await IisTool.RunAsync(site, "migrate", "--python", Python, config));
+
+        await using KwsgiProcess server = await LaunchAsync(site, IisTool.Section(IisTool.Load(config), "httpPlatform"));
+        Assert.Equal(body, await server.Client.GetStringAsync("/"));
+    }
+
     private static async Task<KwsgiProcess> LaunchAsync(string site, XElement section)
     {
         Assert.Equal(IisTool.KwsgiExecutable, (string?)section.Attribute("processPath"));
@@ -117,17 +163,17 @@ public sealed class IisLaunchTests
         return body;
     }
 
-    /// <summary>The project DJANGO_SETTINGS_MODULE=intranet.settings names: settings and one URL.</summary>
-    private static string WriteDjangoProject(string site)
+    /// <summary>The project DJANGO_SETTINGS_MODULE=PROJECT.settings names: settings and one URL.</summary>
+    private static string WriteDjangoProject(string site, string project)
     {
-        string package = Path.Combine(site, "intranet");
+        string package = Path.Combine(site, project);
         Directory.CreateDirectory(package);
         File.WriteAllText(Path.Combine(package, "__init__.py"), "");
-        File.WriteAllText(Path.Combine(package, "settings.py"), """
+        File.WriteAllText(Path.Combine(package, "settings.py"), $$"""
             SECRET_KEY = "kwsgi-tests-only"
             DEBUG = False
             ALLOWED_HOSTS = ["*"]
-            ROOT_URLCONF = "intranet.urls"
+            ROOT_URLCONF = "{{project}}.urls"
             INSTALLED_APPS = []
             MIDDLEWARE = []
             USE_TZ = True

@@ -68,6 +68,20 @@ public static class IisTool
         return site;
     }
 
+    /// <summary>The sites in the shapes of issue 13: a folder each, with web.config, the files it refers to, and expected*.</summary>
+    public static string SitesDir => Path.Combine(AppContext.BaseDirectory, "Iis", "sites");
+
+    /// <summary>A fresh site folder with a fixture's files (Iis/sites/NAME), without its expectations.</summary>
+    public static string SiteFrom(string fixture)
+    {
+        string site = NewSite();
+        foreach (string file in Directory.GetFiles(Path.Combine(SitesDir, fixture)).Where(f => !Path.GetFileName(f).StartsWith("expected", StringComparison.Ordinal)))
+        {
+            File.Copy(file, Path.Combine(site, Path.GetFileName(file)));
+        }
+        return site;
+    }
+
     public static XDocument Load(string path) => XDocument.Load(path, LoadOptions.PreserveWhitespace);
 
     public static XDocument Parse(string text) => XDocument.Parse(text, LoadOptions.PreserveWhitespace);
