@@ -7,6 +7,9 @@ namespace Kestrel.Wsgi.Dispatch;
 /// </summary>
 internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int maxQueue)
 {
+    [ThreadStatic]
+    private static bool t_draining;
+
     private readonly WorkerProcess?[] _workers = new WorkerProcess?[workerCount];
     private readonly Queue<TaskCompletionSource<WorkerProcess>> _waiting = new();
     private readonly Lock _lock = new();
@@ -28,7 +31,9 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
             {
                 return new ValueTask<WorkerProcess?>((WorkerProcess?)null);
             }
-            waiter = new TaskCompletionSource<WorkerProcess>(TaskCreationOptions.RunContinuationsAsynchronously);
+            // Completed outside the lock by the thread that frees a place, which then runs the queued request on
+            // (no hop to the thread pool between one request's end and the next one's start).
+            waiter = new TaskCompletionSource<WorkerProcess>();
             _waiting.Enqueue(waiter);
         }
         return WaitAsync(waiter, cancellationToken);
@@ -48,8 +53,8 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         lock (_lock)
         {
             worker.InFlight--;
-            DrainLocked();
         }
+        Drain();
     }
 
     public void Add(int slot, WorkerProcess worker)
@@ -57,8 +62,8 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         lock (_lock)
         {
             _workers[slot] = worker;
-            DrainLocked();
         }
+        Drain();
     }
 
     /// <summary>
@@ -73,8 +78,8 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
             {
                 _workers[slot] = successor;
             }
-            DrainLocked();
         }
+        Drain();
     }
 
     /// <summary>Requests <paramref name="worker"/> still has (0 once a retiring worker has finished its work).</summary>
@@ -136,21 +141,45 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         }
     }
 
-    private void DrainLocked()
+    /// <summary>Gives free places to queued requests, in order; each waiter's continuation runs on this thread.</summary>
+    private void Drain()
     {
-        while (_waiting.Count > 0)
+        if (t_draining)
         {
-            WorkerProcess? worker = PickLocked();
-            if (worker is null)
+            // A queued request run inline finished at once and released its place: the outer loop takes the next one,
+            // so a long queue is drained iteratively, not by recursion.
+            return;
+        }
+        t_draining = true;
+        try
+        {
+            while (true)
             {
-                return;
+                TaskCompletionSource<WorkerProcess> waiter;
+                WorkerProcess? worker;
+                lock (_lock)
+                {
+                    if (_waiting.Count == 0 || (worker = PickLocked()) is null)
+                    {
+                        return;
+                    }
+                    waiter = _waiting.Dequeue();
+                    TakeLocked(worker);
+                }
+                if (!waiter.TrySetResult(worker))
+                {
+                    // That client gave up while queued: the place goes to the next one.
+                    lock (_lock)
+                    {
+                        worker.InFlight--;
+                        worker.Dispatched--;
+                    }
+                }
             }
-            TaskCompletionSource<WorkerProcess> waiter = _waiting.Dequeue();
-            if (waiter.TrySetResult(worker))
-            {
-                TakeLocked(worker);
-            }
-            // else: that client gave up while queued
+        }
+        finally
+        {
+            t_draining = false;
         }
     }
 }

@@ -23,6 +23,7 @@ public static class KwsgiServer
     /// </summary>
     public static async Task<int> RunAsync(KwsgiOptions options)
     {
+        InlineIo.Enable();
         if (options.Chdir is not null)
         {
             if (!Directory.Exists(options.Chdir))
@@ -78,7 +79,12 @@ public static class KwsgiServer
         builder.Services.AddSingleton(new FrontOptions(urlPrefix, prefixIgnoresCase));
         builder.Services.AddSingleton(requestLimits);
         // Past the backlog, a burst of connections (a load spike, a slowloris) would see SYNs dropped and retried.
-        builder.WebHost.UseSockets(sockets => sockets.Backlog = options.Backlog);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.Backlog = options.Backlog;
+            // A request runs on the I/O thread that read it, up to its first wait (docs/channel.md, The hops).
+            sockets.UnsafePreferInlineScheduling = InlineIo.Enabled;
+        });
         builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton(staticFiles);
         builder.Services.AddSingleton<StaticFileLoader>();
@@ -185,6 +191,8 @@ public static class KwsgiServer
             console.SingleLine = true;
             console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
         });
+        // I/O threads run requests inline (InlineIo): a flood of log lines must drop some, never block one.
+        logging.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         logging.SetMinimumLevel(LogLevel.Information);
         logging.AddFilter("Microsoft", LogLevel.Warning);
         // A host that fails to start (port in use) is reported as one sentence, not a logged stack trace.
