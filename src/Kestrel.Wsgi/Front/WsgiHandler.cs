@@ -147,6 +147,11 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         finally
         {
             bodyDone.Cancel();
+            if (!pump.IsCompleted)
+            {
+                // Ends a pump waiting for body bytes; it must be done before the response is (Kestrel drains the rest).
+                context.Request.BodyReader.CancelPendingRead();
+            }
             await pump.ConfigureAwait(false);
             worker.Close(exchange);
         }
@@ -327,21 +332,34 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         {
             while (true)
             {
-                ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                // No token: a read cancelled by one leaves Kestrel's body reader "in progress", and its drain of
+                // the unread body then fails. The handler stops a waiting read with CancelPendingRead instead.
+                ReadResult result = await body.ReadAsync().ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                length += buffer.Length;
-                RequestBodyLimit.Check(length, maxLength);
-                // Kestrel hands the body over in small pooled blocks; frames gather them up to MaxChunk,
-                // so a large upload costs one frame and one send per 64 KiB, not per block.
                 ReadOnlySequence<byte> rest = buffer;
-                while (!rest.IsEmpty)
+                try
                 {
-                    ReadOnlySequence<byte> piece = rest.Slice(0, Math.Min(rest.Length, FlowWindow.MaxChunk));
-                    await exchange.TakeRequestCreditAsync((int)piece.Length, cancellationToken).ConfigureAwait(false);
-                    await exchange.Worker.SendAsync(FrameType.RequestBody, exchange.Id, piece, cancellationToken).ConfigureAwait(false);
-                    rest = rest.Slice(piece.End);
+                    if (result.IsCanceled || cancellationToken.IsCancellationRequested)
+                    {
+                        return; // the response finished first
+                    }
+                    length += buffer.Length;
+                    RequestBodyLimit.Check(length, maxLength);
+                    // Kestrel hands the body over in small pooled blocks; frames gather them up to MaxChunk,
+                    // so a large upload costs one frame and one send per 64 KiB, not per block.
+                    while (!rest.IsEmpty)
+                    {
+                        ReadOnlySequence<byte> piece = rest.Slice(0, Math.Min(rest.Length, FlowWindow.MaxChunk));
+                        await exchange.TakeRequestCreditAsync((int)piece.Length, cancellationToken).ConfigureAwait(false);
+                        await exchange.Worker.SendAsync(FrameType.RequestBody, exchange.Id, piece, cancellationToken).ConfigureAwait(false);
+                        rest = rest.Slice(piece.End);
+                    }
                 }
-                body.AdvanceTo(buffer.End);
+                finally
+                {
+                    // Always, even when stopped mid-read: what was not sent is left for Kestrel to drain.
+                    body.AdvanceTo(rest.Start);
+                }
                 if (result.IsCompleted)
                 {
                     break;
