@@ -107,17 +107,24 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             return;
         }
 
+        ResponseSpool? spool = null;
         try
         {
-            await ForwardAsync(context, worker, rawTarget, query, pathInfo, hasBody, body).ConfigureAwait(false);
+            spool = await ForwardAsync(context, worker, rawTarget, query, pathInfo, hasBody, body).ConfigureAwait(false);
         }
         finally
         {
             pool.Release(worker);
         }
+        if (spool is not null)
+        {
+            // The worker is done and free; only the client is still taking the response.
+            await spool.FinishAsync().ConfigureAwait(false);
+        }
     }
 
-    private async Task ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo, bool hasBody, RequestBodyBuffer? body)
+    /// <summary>Returns the spool holding what the client has not taken yet, if it fell behind.</summary>
+    private async Task<ResponseSpool?> ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo, bool hasBody, RequestBodyBuffer? body)
     {
         Exchange exchange = worker.Open();
         using var bodyDone = new CancellationTokenSource();
@@ -131,7 +138,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             }
             using (context.RequestAborted.Register(static state => ((Exchange)state!).CancelOnWorker(), exchange))
             {
-                await WriteResponseAsync(context, exchange).ConfigureAwait(false);
+                return await WriteResponseAsync(context, exchange).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
@@ -155,15 +162,22 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             await pump.ConfigureAwait(false);
             worker.Close(exchange);
         }
+        return null;
     }
 
-    private async Task WriteResponseAsync(HttpContext context, Exchange exchange)
+    /// <summary>
+    /// Writes the worker's response to the client, giving the worker credit as its bytes are passed on. While the
+    /// client keeps up, bytes go straight to Kestrel; once a write finds Kestrel's buffer full, the rest goes to a
+    /// <see cref="ResponseSpool"/>, returned for the caller to finish once the worker is released.
+    /// </summary>
+    private async Task<ResponseSpool?> WriteResponseAsync(HttpContext context, Exchange exchange)
     {
         HttpResponse response = context.Response;
         bool bodyAllowed = true;
         long? limit = null;
         long written = 0;
         int unacknowledged = 0;
+        ResponseSpool? spool = null;
         var parts = exchange.Parts;
         try
         {
@@ -171,6 +185,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
             {
                 while (parts.TryRead(out ResponsePart part))
                 {
+                    bool spooled = false; // the spool took part.Buffer
                     try
                     {
                         switch (part.Kind)
@@ -187,7 +202,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
                                     written += length;
                                     if (length > 0)
                                     {
-                                        await response.BodyWriter.WriteAsync(part.Buffer.AsMemory(0, length), context.RequestAborted).ConfigureAwait(false);
+                                        spooled = WriteOrSpool(context, part.Buffer!, length, ref spool);
                                     }
                                 }
                                 unacknowledged += part.Length;
@@ -198,32 +213,39 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
                                 }
                                 break;
                             case ResponsePartKind.File:
+                                if (spool is not null)
+                                {
+                                    // The file follows what the client has not taken yet.
+                                    await spool.FinishAsync().ConfigureAwait(false);
+                                    spool = null;
+                                }
                                 written += await SendFileAsync(context, exchange, FileReference.Read(part.Buffer.AsSpan(0, part.Length)), bodyAllowed, limit is long cap ? cap - written : null).ConfigureAwait(false);
                                 break;
                             case ResponsePartKind.Abort:
                                 context.Abort();
-                                return;
+                                return spool;
                             case ResponsePartKind.WorkerLost:
                                 Fail(context, StatusCodes.Status502BadGateway, "Bad Gateway: the worker serving this request died\n");
-                                return;
+                                return spool;
                             case ResponsePartKind.TimedOut:
                                 Fail(context, StatusCodes.Status504GatewayTimeout, "Gateway Timeout: the app did not answer within the server's time limit\n");
-                                return;
+                                return spool;
                             case ResponsePartKind.BadRequestBody:
                                 FailBody(context, part.Length);
-                                return;
+                                return spool;
                         }
                     }
                     finally
                     {
-                        if (part.Buffer is not null)
+                        if (part.Buffer is not null && !spooled)
                         {
                             ArrayPool<byte>.Shared.Return(part.Buffer);
                         }
                     }
                     if (part.End)
                     {
-                        return;
+                        spool?.Complete();
+                        return spool;
                     }
                 }
             }
@@ -232,6 +254,38 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         {
             // The client went away; the worker has been told.
         }
+        catch when (spool is not null)
+        {
+            context.Abort(); // the channel broke mid-response: the client cannot get the rest
+            await spool.FinishAsync().ConfigureAwait(false);
+            throw;
+        }
+        return spool;
+    }
+
+    /// <summary>
+    /// Hands a body part to Kestrel, or to the spool once Kestrel's buffer is full; true when the spool took the
+    /// (pooled) buffer. The fast path is Kestrel's own write, completed at once: no copy, no allocation of ours.
+    /// </summary>
+    private bool WriteOrSpool(HttpContext context, byte[] buffer, int length, ref ResponseSpool? spool)
+    {
+        if (spool is not null)
+        {
+            spool.Append(buffer, length);
+            return true;
+        }
+        PipeWriter output = context.Response.BodyWriter;
+        ValueTask<FlushResult> write = output.WriteAsync(buffer.AsMemory(0, length), context.RequestAborted);
+        if (write.IsCompleted)
+        {
+            write.GetAwaiter().GetResult();
+        }
+        else
+        {
+            // The bytes are in Kestrel's buffer already; the client is not taking them as fast as the app makes them.
+            spool = ResponseSpool.Start(output, write, limits.TempFolder, context.RequestAborted);
+        }
+        return false;
     }
 
     /// <summary>
