@@ -69,16 +69,17 @@ internal sealed class RequestBodyBuffer : IDisposable
                 {
                     segments.Add(segment);
                 }
+                long offset = length;
+                length += buffer.Length; // now: the buffer is Kestrel's again after AdvanceTo
                 try
                 {
                     // One gathered write per read: Kestrel's blocks are small, a write per block would be a syscall each.
-                    await RandomAccess.WriteAsync(file.SafeFileHandle, segments, length, cancellationToken).ConfigureAwait(false);
+                    await RandomAccess.WriteAsync(file.SafeFileHandle, segments, offset, cancellationToken).ConfigureAwait(false);
                 }
                 finally
                 {
                     body.AdvanceTo(buffer.End); // even when cancelled: Kestrel's body reader must not stay mid-read
                 }
-                length += buffer.Length;
                 if (result.IsCompleted)
                 {
                     return new RequestBodyBuffer(file, length);
