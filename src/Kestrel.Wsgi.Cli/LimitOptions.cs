@@ -71,7 +71,7 @@ internal static class LimitOptions
     };
     private static readonly Option<string?> s_tmpDir = new("--tmp-dir")
     {
-        Description = "Folder for request bodies spooled to disk (default: the system temp folder, TMPDIR).",
+        Description = "Folder for request bodies and unread responses spooled to disk (default: the system temp folder, TMPDIR).",
     };
 
     public static IEnumerable<Option> All =>

@@ -68,17 +68,23 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
                     Answer(context, ForwardError.Overloaded);
                     return;
                 }
+                (ForwardError error, int status, ResponseSpool? spool) = (ForwardError.None, 0, null);
                 try
                 {
-                    (ForwardError error, int status) = await ForwardAsync(context, worker, rawTarget, query, pathInfo, hasBody, body).ConfigureAwait(false);
-                    if (error != ForwardError.None)
-                    {
-                        Answer(context, error, status, DescribeBodyStatus(status));
-                    }
+                    (error, status, spool) = await ForwardAsync(context, worker, rawTarget, query, pathInfo, hasBody, body).ConfigureAwait(false);
                 }
                 finally
                 {
                     pool.Release(worker);
+                }
+                if (error != ForwardError.None)
+                {
+                    Answer(context, error, status, DescribeBodyStatus(status));
+                }
+                if (spool is not null)
+                {
+                    // The worker is done and free; only the client is still taking the response.
+                    await spool.FinishAsync().ConfigureAwait(false);
                 }
             }
         }
@@ -135,8 +141,11 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         }
     }
 
-    /// <summary>Steps 4 to 7 on the chosen worker; the error (and a rejected body's status) when it did not end with the app's answer.</summary>
-    private async Task<(ForwardError Error, int Status)> ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo, bool hasBody, RequestBodyBuffer? body)
+    /// <summary>
+    /// Steps 4 to 7 on the chosen worker: the error (and a rejected body's status) when it did not end with the app's
+    /// answer, and the spool holding what a slow client has not taken yet, if it fell behind.
+    /// </summary>
+    private async Task<(ForwardError Error, int Status, ResponseSpool? Spool)> ForwardAsync(HttpContext context, WorkerProcess worker, string rawTarget, string query, ReadOnlyMemory<byte> pathInfo, bool hasBody, RequestBodyBuffer? body)
     {
         Exchange exchange = worker.Open();
         WorkerConnection connection = exchange.Connection;
@@ -162,19 +171,24 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException)
         {
-            return (ForwardError.WorkerLost, 0); // the channel broke under us: the worker died
+            return (ForwardError.WorkerLost, 0, null); // the channel broke under us: the worker died
         }
         catch (InvalidDataException ex)
         {
             LogBadResponse(ex.Message);
-            return (ForwardError.BadResponse, 0);
+            return (ForwardError.BadResponse, 0, null);
         }
         finally
         {
-            // 7. Finish: the body pump has ended before the response does, and the worker's late frames are dropped.
+            // 7. Finish: the body pump has ended before the response does (Kestrel then drains what the app did not
+            // read), and the worker's late frames are dropped.
             if (bodyDone is not null)
             {
                 bodyDone.Cancel();
+                if (!pump.IsCompleted)
+                {
+                    context.Request.BodyReader.CancelPendingRead(); // a pump waiting for body bytes
+                }
                 await pump.ConfigureAwait(false);
                 bodyDone.Dispose();
             }
@@ -182,14 +196,19 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         }
     }
 
-    /// <summary>Step 6: writes the worker's head and body parts to the client, returning credit as the client takes them.</summary>
-    private static async Task<(ForwardError Error, int Status)> RelayResponseAsync(HttpContext context, Exchange exchange)
+    /// <summary>
+    /// Step 6: writes the worker's head and body parts to the client, giving the worker credit as its bytes are
+    /// passed on. While the client keeps up, bytes go straight to Kestrel; once a write finds Kestrel's buffer full,
+    /// the rest goes to a <see cref="ResponseSpool"/>, returned for the caller to finish once the worker is released.
+    /// </summary>
+    private async Task<(ForwardError Error, int Status, ResponseSpool? Spool)> RelayResponseAsync(HttpContext context, Exchange exchange)
     {
         HttpResponse response = context.Response;
         bool bodyAllowed = true;
         long? limit = null;
         long written = 0;
         int unacknowledged = 0;
+        ResponseSpool? spool = null;
         ResponseQueue parts = exchange.Parts;
         try
         {
@@ -197,6 +216,7 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
             {
                 while (parts.TryRead(out ResponsePart part))
                 {
+                    bool spooled = false; // the spool took part.Buffer
                     try
                     {
                         switch (part.Kind)
@@ -214,7 +234,7 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
                                     written += length;
                                     if (length > 0)
                                     {
-                                        await response.BodyWriter.WriteAsync(part.Buffer.AsMemory(0, length), context.RequestAborted).ConfigureAwait(false);
+                                        spooled = WriteOrSpool(context, part.Buffer!, length, ref spool);
                                     }
                                 }
                                 unacknowledged += part.Length;
@@ -225,28 +245,35 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
                                 }
                                 break;
                             case ResponsePartKind.File:
+                                if (spool is not null)
+                                {
+                                    // The file follows what the client has not taken yet.
+                                    await spool.FinishAsync().ConfigureAwait(false);
+                                    spool = null;
+                                }
                                 written += await SendFileAsync(context, exchange, FileReference.Read(part.Buffer.AsSpan(0, part.Length)), bodyAllowed, limit is long cap ? cap - written : null).ConfigureAwait(false);
                                 break;
                             case ResponsePartKind.Abort:
-                                return (ForwardError.AppFailedAfterHead, 0);
+                                return (ForwardError.AppFailedAfterHead, 0, spool);
                             case ResponsePartKind.WorkerLost:
-                                return (ForwardError.WorkerLost, 0);
+                                return (ForwardError.WorkerLost, 0, spool);
                             case ResponsePartKind.TimedOut:
-                                return (ForwardError.TimedOut, 0);
+                                return (ForwardError.TimedOut, 0, spool);
                             case ResponsePartKind.BadRequestBody:
-                                return (ForwardError.BodyRejected, part.Length);
+                                return (ForwardError.BodyRejected, part.Length, spool);
                         }
                     }
                     finally
                     {
-                        if (part.Buffer is not null)
+                        if (part.Buffer is not null && !spooled)
                         {
                             ArrayPool<byte>.Shared.Return(part.Buffer);
                         }
                     }
                     if (part.End)
                     {
-                        return (ForwardError.None, 0);
+                        spool?.Complete();
+                        return (ForwardError.None, 0, spool);
                     }
                 }
             }
@@ -255,7 +282,38 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         {
             // The client went away; the worker has been told.
         }
-        return (ForwardError.ClientGone, 0);
+        catch when (spool is not null)
+        {
+            context.Abort(); // the channel broke mid-response: the client cannot get the rest
+            await spool.FinishAsync().ConfigureAwait(false);
+            throw;
+        }
+        return (ForwardError.ClientGone, 0, spool);
+    }
+
+    /// <summary>
+    /// Hands a body part to Kestrel, or to the spool once Kestrel's buffer is full; true when the spool took the
+    /// (pooled) buffer. The fast path is Kestrel's own write, completed at once: no copy, no allocation of ours.
+    /// </summary>
+    private bool WriteOrSpool(HttpContext context, byte[] buffer, int length, ref ResponseSpool? spool)
+    {
+        if (spool is not null)
+        {
+            spool.Append(buffer, length);
+            return true;
+        }
+        PipeWriter output = context.Response.BodyWriter;
+        ValueTask<FlushResult> write = output.WriteAsync(buffer.AsMemory(0, length), context.RequestAborted);
+        if (write.IsCompleted)
+        {
+            write.GetAwaiter().GetResult();
+        }
+        else
+        {
+            // The bytes are in Kestrel's buffer already; the client is not taking them as fast as the app makes them.
+            spool = ResponseSpool.Start(output, write, limits.TempFolder, context.RequestAborted);
+        }
+        return false;
     }
 
     /// <summary>
@@ -337,21 +395,34 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         {
             while (true)
             {
-                ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                // No token: a read cancelled by one leaves Kestrel's body reader "in progress", and its drain of
+                // the unread body then fails. Step 7 stops a waiting read with CancelPendingRead instead.
+                ReadResult result = await body.ReadAsync().ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                length += buffer.Length;
-                RequestBodyLimit.Check(length, maxLength);
-                // Kestrel hands the body over in small pooled blocks; frames gather them up to MaxChunk,
-                // so a large upload costs one frame and one send per 64 KiB, not per block.
                 ReadOnlySequence<byte> rest = buffer;
-                while (!rest.IsEmpty)
+                try
                 {
-                    ReadOnlySequence<byte> piece = rest.Slice(0, Math.Min(rest.Length, FlowWindow.MaxChunk));
-                    await exchange.TakeRequestCreditAsync((int)piece.Length, cancellationToken).ConfigureAwait(false);
-                    await connection.SendAsync(FrameType.RequestBody, exchange.Id, piece, cancellationToken).ConfigureAwait(false);
-                    rest = rest.Slice(piece.End);
+                    if (result.IsCanceled || cancellationToken.IsCancellationRequested)
+                    {
+                        return; // the response finished first
+                    }
+                    length += buffer.Length;
+                    RequestBodyLimit.Check(length, maxLength);
+                    // Kestrel hands the body over in small pooled blocks; frames gather them up to MaxChunk,
+                    // so a large upload costs one frame and one send per 64 KiB, not per block.
+                    while (!rest.IsEmpty)
+                    {
+                        ReadOnlySequence<byte> piece = rest.Slice(0, Math.Min(rest.Length, FlowWindow.MaxChunk));
+                        await exchange.TakeRequestCreditAsync((int)piece.Length, cancellationToken).ConfigureAwait(false);
+                        await connection.SendAsync(FrameType.RequestBody, exchange.Id, piece, cancellationToken).ConfigureAwait(false);
+                        rest = rest.Slice(piece.End);
+                    }
                 }
-                body.AdvanceTo(buffer.End);
+                finally
+                {
+                    // Always, even when stopped mid-read: what was not sent is left for Kestrel to drain.
+                    body.AdvanceTo(rest.Start);
+                }
                 if (result.IsCompleted)
                 {
                     break;

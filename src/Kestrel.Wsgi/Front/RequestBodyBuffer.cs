@@ -46,7 +46,9 @@ internal sealed class RequestBodyBuffer : IDisposable
         {
             while (true)
             {
-                ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                // No token: a read it cancels stays "in progress" in Kestrel, whose drain of the body then fails
+                // (an error logged). A client that leaves ends the read anyway, as a canceled or failed read.
+                ReadResult result = await body.ReadAsync().ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 RequestBodyLimit.Check(length + buffer.Length, maxLength);
                 if (file is null && buffer.Length <= MemoryLimit)
@@ -66,10 +68,17 @@ internal sealed class RequestBodyBuffer : IDisposable
                 {
                     segments.Add(segment);
                 }
-                // One gathered write per read: Kestrel's blocks are small, a write per block would be a syscall each.
-                await RandomAccess.WriteAsync(file.SafeFileHandle, segments, length, cancellationToken).ConfigureAwait(false);
-                length += buffer.Length;
-                body.AdvanceTo(buffer.End);
+                long offset = length;
+                length += buffer.Length; // now: the buffer is Kestrel's again after AdvanceTo
+                try
+                {
+                    // One gathered write per read: Kestrel's blocks are small, a write per block would be a syscall each.
+                    await RandomAccess.WriteAsync(file.SafeFileHandle, segments, offset, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    body.AdvanceTo(buffer.End); // even when cancelled: Kestrel's body reader must not stay mid-read
+                }
                 if (result.IsCompleted)
                 {
                     return new RequestBodyBuffer(file, length);

@@ -121,6 +121,6 @@ public sealed record KwsgiOptions
     /// <summary>Read the whole request body in the front before a worker is taken (small bodies in memory, larger ones in a temp file).</summary>
     public bool BufferRequestBody { get; init; } = true;
 
-    /// <summary>Folder for request bodies spooled to disk; null for the system temp folder.</summary>
+    /// <summary>Folder for request bodies and unread responses spooled to disk; null for the system temp folder.</summary>
     public string? TmpDir { get; init; }
 }

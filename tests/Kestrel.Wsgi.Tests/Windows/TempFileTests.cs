@@ -66,8 +66,8 @@ public sealed class TempFileTests : IDisposable
     {
         var environment = new Dictionary<string, string?> { ["TMPDIR"] = Path.Combine(_temp.Folder, "missing") };
         KwsgiExit exit = await KwsgiProcess.RunToExitAsync(
-            // Without body buffering: the spool folder (the same temp folder) is checked first otherwise, with its own message.
-            ["--port", KwsgiProcess.FreePort().ToString(), "--chdir", TestPaths.AppsDir, "--workers", "1", "--no-buffer-request-body", "hello:app"], TimeSpan.FromSeconds(60), environment);
+            // With a --tmp-dir that exists: the spool folder (the same temp folder) is checked first otherwise, with its own message.
+            ["--port", KwsgiProcess.FreePort().ToString(), "--chdir", TestPaths.AppsDir, "--workers", "1", "--tmp-dir", _temp.Folder, "hello:app"], TimeSpan.FromSeconds(60), environment);
         Assert.True(exit.ExitCode == 2, exit.ToString());
         string line = Assert.Single(exit.Stderr.TrimEnd('\n').Split('\n'));
         Assert.StartsWith("kwsgi: cannot create a worker channel in the temp folder ", line);
@@ -83,7 +83,7 @@ public sealed class TempFileTests : IDisposable
             ["--port", KwsgiProcess.FreePort().ToString(), "--chdir", TestPaths.AppsDir, "--workers", "1", "hello:app"], TimeSpan.FromSeconds(60), environment);
         Assert.True(exit.ExitCode == 2, exit.ToString());
         string line = Assert.Single(exit.Stderr.TrimEnd('\n').Split('\n'));
-        Assert.StartsWith($"kwsgi: cannot create request body files in {missing}", line);
+        Assert.StartsWith($"kwsgi: cannot create spool files in {missing}", line);
     }
 
     [Fact]
