@@ -69,8 +69,8 @@ public static class KwsgiServer
             kestrel.AddServerHeader = false;
             kestrel.Listen(address, port);
             KestrelLimits.Apply(kestrel.Limits, options);
-            // PEP 3333: header bytes are latin-1, both ways.
-            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            // PEP 3333: header bytes are latin-1, both ways (and Content-Length digits only, RFC 9110 8.6).
+            kestrel.RequestHeaderEncodingSelector = RequestHeaderEncoding.Select;
             kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         });
 
