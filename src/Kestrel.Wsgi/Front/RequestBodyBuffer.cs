@@ -47,7 +47,7 @@ internal sealed class RequestBodyBuffer : IDisposable
         {
             while (true)
             {
-                ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadResult result = await RequestBodyReader.ReadAsync(body, cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 RequestBodyLimit.Check(length + buffer.Length, maxLength);
                 if (file is null && buffer.Length <= MemoryLimit)

@@ -79,7 +79,10 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or IOException)
                 {
-                    return; // the client left mid-upload; the spool file is already closed, so gone
+                    // The client left mid-upload, or the spool file could not be written: close, never the default 200.
+                    // The spool file is already closed, so gone.
+                    context.Abort();
+                    return;
                 }
             }
         }
@@ -327,7 +330,7 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         {
             while (true)
             {
-                ReadResult result = await body.ReadAsync(cancellationToken).ConfigureAwait(false);
+                ReadResult result = await RequestBodyReader.ReadAsync(body, cancellationToken).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 length += buffer.Length;
                 RequestBodyLimit.Check(length, maxLength);
@@ -355,8 +358,9 @@ internal sealed partial class WsgiHandler(WorkerPool pool, FrontOptions options,
         }
         catch (BadHttpRequestException ex)
         {
-            exchange.CancelOnWorker();
+            // The answer first: once cancelled, the worker's abort could otherwise overtake it and drop the connection.
             exchange.Post(new ResponsePart(ResponsePartKind.BadRequestBody, null, ex.StatusCode, true));
+            exchange.CancelOnWorker();
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
