@@ -168,11 +168,20 @@ public sealed class HostileInputTests(HostileInputFixture fx, HostileInputStream
     }
 
     [Fact]
-    public async Task HalfClosedClient_MidBody_Answers400()
+    public async Task HalfClosedClient_MidBody_IsNeverAnswered2xx()
     {
-        // The body is shorter than its Content-Length and the client says it will send no more.
-        string response = await HalfCloseAsync(fx.Port, "POST /half HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello");
-        Assert.StartsWith("HTTP/1.1 400 ", response);
+        // The body is shorter than its Content-Length and the client says it will send no more: Kestrel closes
+        // such a connection without an answer (it aborts its output on an unexpected end of the body).
+        string response;
+        try
+        {
+            response = await HalfCloseAsync(fx.Port, "POST /half HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello");
+        }
+        catch (SocketException)
+        {
+            response = "";
+        }
+        Assert.True(response == "" || response.StartsWith("HTTP/1.1 400 ", StringComparison.Ordinal), response);
     }
 
     /// <summary>Sends <paramref name="request"/>, shuts down the sending side (FIN, as <c>nc -N</c>), reads to the end.</summary>

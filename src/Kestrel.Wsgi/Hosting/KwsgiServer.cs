@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
+using Kestrel.Wsgi.Front.HalfClose;
 using Kestrel.Wsgi.Front.StaticFiles;
 using Kestrel.Wsgi.Python;
 using Microsoft.AspNetCore.Builder;
@@ -72,7 +73,7 @@ public static class KwsgiServer
             kestrel.AddServerHeader = false;
             // RFC 9112 3.2.2: an absolute-form target's authority replaces Host (Kestrel's default is a 400).
             kestrel.AllowHostHeaderOverride = true;
-            kestrel.Listen(address, port);
+            kestrel.Listen(address, port, listen => listen.Use(HalfCloseConnection.Use));
             KestrelLimits.Apply(kestrel.Limits, options);
             // PEP 3333: header bytes are latin-1, both ways (and Content-Length digits only, RFC 9110 8.6).
             kestrel.RequestHeaderEncodingSelector = RequestHeaderEncoding.Select;
