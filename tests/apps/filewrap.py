@@ -33,6 +33,15 @@ def app(environ, start_response):
         f.seek(1000)
         start_response("200 OK", [("Content-Type", "application/octet-stream"), ("Content-Length", "500")])
         return wrapper(f)
+    if path == "/locked":
+        # An exclusive lock the front's open (a shared lock, as .NET takes) cannot get: the front refuses the
+        # file reference and the worker streams the bytes itself. close() releases the lock.
+        import fcntl  # Unix only
+
+        f = open(DATA, "rb")
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        return wrapper(f)
     if path == "/bytesio":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return wrapper(io.BytesIO(PAYLOAD[:100000]), 8192)

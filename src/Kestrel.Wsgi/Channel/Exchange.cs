@@ -30,8 +30,12 @@ internal sealed class Exchange(uint id, WorkerConnection connection)
     public ResponseQueue Parts => _parts;
 
     /// <summary>Called by the channel reader; parts posted after the request ended are recycled here.</summary>
+    /// <remarks>
+    /// A file part is not the last: when the front cannot open the file, the worker streams its bytes after it,
+    /// and either way the worker ends the response with a frame of its own.
+    /// </remarks>
     public void Post(ResponsePart part) =>
-        _parts.Post(part, last: part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body));
+        _parts.Post(part, last: part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body or ResponsePartKind.File));
 
     public void AddRequestCredit(int bytes)
     {

@@ -23,7 +23,7 @@ internal enum ForwardError
     TimedOut,
     /// <summary>The app failed after its head was sent: nothing honest is left but dropping the connection.</summary>
     AppFailedAfterHead,
-    /// <summary>The client left: nobody to answer.</summary>
+    /// <summary>The client left (or its upload could not be spooled): the connection is closed, never answered 200.</summary>
     ClientGone,
 }
 

@@ -137,7 +137,8 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException)
         {
-            return (ForwardError.ClientGone, 0, null); // the spool file is already closed, so gone
+            // The client left mid-upload, or the spool file could not be written; the spool file is already closed.
+            return (ForwardError.ClientGone, 0, null);
         }
     }
 
@@ -397,7 +398,7 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
             {
                 // No token: a read cancelled by one leaves Kestrel's body reader "in progress", and its drain of
                 // the unread body then fails. Step 7 stops a waiting read with CancelPendingRead instead.
-                ReadResult result = await body.ReadAsync().ConfigureAwait(false);
+                ReadResult result = await RequestBodyReader.ReadAsync(body, CancellationToken.None).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 ReadOnlySequence<byte> rest = buffer;
                 try
@@ -436,8 +437,9 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         }
         catch (BadHttpRequestException ex)
         {
-            exchange.CancelOnWorker();
+            // The answer first: once cancelled, the worker's abort could otherwise overtake it and drop the connection.
             exchange.Post(new ResponsePart(ResponsePartKind.BadRequestBody, null, ex.StatusCode, true));
+            exchange.CancelOnWorker();
         }
         catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or Microsoft.AspNetCore.Connections.ConnectionResetException)
         {
@@ -460,9 +462,10 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         LogError(error, detail);
         switch (error)
         {
-            case ForwardError.None or ForwardError.ClientGone:
+            case ForwardError.None:
                 return;
-            case ForwardError.AppFailedAfterHead:
+            case ForwardError.AppFailedAfterHead or ForwardError.ClientGone:
+                // Nothing honest to send: never Kestrel's default 200 for a request that did not run to its end.
                 context.Abort();
                 return;
         }

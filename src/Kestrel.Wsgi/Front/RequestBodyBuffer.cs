@@ -48,7 +48,7 @@ internal sealed class RequestBodyBuffer : IDisposable
             {
                 // No token: a read it cancels stays "in progress" in Kestrel, whose drain of the body then fails
                 // (an error logged). A client that leaves ends the read anyway, as a canceled or failed read.
-                ReadResult result = await body.ReadAsync().ConfigureAwait(false);
+                ReadResult result = await RequestBodyReader.ReadAsync(body, CancellationToken.None).ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 RequestBodyLimit.Check(length + buffer.Length, maxLength);
                 if (file is null && buffer.Length <= MemoryLimit)

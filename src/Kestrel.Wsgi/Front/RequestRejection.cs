@@ -1,6 +1,6 @@
 namespace Kestrel.Wsgi.Front;
 
-/// <summary>Why the front refused a request that Kestrel let through (400, or 431 for a header field too large).</summary>
+/// <summary>Why the front refused a request that Kestrel let through (400; 431 for a header field too large; 501 for CONNECT).</summary>
 internal enum RequestRejection
 {
     None,
@@ -10,4 +10,10 @@ internal enum RequestRejection
     EmptyHost,
     /// <summary>RFC 6585 4: one header field is larger than <c>--limit-request-field-size</c> (431).</summary>
     HeaderFieldTooLarge,
+    /// <summary>RFC 9110 5.1: a field name is a token; Kestrel lets other characters through (<c>Bad[Name</c>).</summary>
+    BadHeaderName,
+    /// <summary>RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing; answer and close.</summary>
+    TransferEncodingInHttp10,
+    /// <summary>RFC 9110 9.3.6: CONNECT asks for a tunnel, which a WSGI app cannot be (501).</summary>
+    Connect,
 }

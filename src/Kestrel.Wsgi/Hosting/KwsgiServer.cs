@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
+using Kestrel.Wsgi.Front.HalfClose;
 using Kestrel.Wsgi.Front.StaticFiles;
 using Kestrel.Wsgi.Python;
 using Microsoft.AspNetCore.Builder;
@@ -65,13 +66,18 @@ public static class KwsgiServer
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.GracefulTimeout);
+        // RFC 9112 2.2 lets a server take a bare LF for CRLF; a proxy in front that does not would see other
+        // requests in the same bytes (smuggling). Kestrel reads this switch when it builds its parser.
+        AppContext.SetSwitch("Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators", true);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(address, port);
+            // RFC 9112 3.2.2: an absolute-form target's authority replaces Host (Kestrel's default is a 400).
+            kestrel.AllowHostHeaderOverride = true;
+            kestrel.Listen(address, port, listen => listen.Use(HalfCloseConnection.Use));
             KestrelLimits.Apply(kestrel.Limits, options);
-            // PEP 3333: header bytes are latin-1, both ways.
-            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
+            // PEP 3333: header bytes are latin-1, both ways (and Content-Length digits only, RFC 9110 8.6).
+            kestrel.RequestHeaderEncodingSelector = RequestHeaderEncoding.Select;
             kestrel.ResponseHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         });
 
