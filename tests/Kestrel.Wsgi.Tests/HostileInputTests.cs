@@ -10,7 +10,8 @@ public sealed class HostileInputFixture : ServerFixture
 {
     protected override string App => "envecho:app";
 
-    protected override string[] ExtraArgs => ["--workers", "1", "--threads", "2"];
+    // A static mount too: requests aimed at it get the same checks as those that reach the app.
+    protected override string[] ExtraArgs => ["--workers", "1", "--threads", "2", "--static", "/static=static"];
 }
 
 public sealed class HostileInputStreamedFixture : ServerFixture
@@ -121,6 +122,17 @@ public sealed class HostileInputTests(HostileInputFixture fx, HostileInputStream
         var response = await SendAsync($"GET / HTTP/1.1\r\nHost: x\r\n{name}: x\r\nConnection: close\r\n\r\n");
         Assert.True(response.Status == 400, response.ToString());
         Assert.True(response.Body.Length == 0 || response.BodyText.Contains("header name"), response.ToString());
+    }
+
+    [Theory]
+    [InlineData("GET /static/hello.txt HTTP/1.1\r\nHost: x\r\nBad[Name: x\r\nConnection: close\r\n\r\n")]
+    [InlineData("GET /static/hello.txt HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")]
+    [InlineData("GET /static/hello.txt HTTP/1.1\r\nHost: x\r\nX-Ctl: a\u0001b\r\nConnection: close\r\n\r\n")]
+    public async Task StaticMount_GetsTheSameChecks_400(string request)
+    {
+        Assert.Equal(200, (await SendAsync("GET /static/hello.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")).Status);
+        var response = await SendAsync(request);
+        Assert.True(response.Status == 400, response.ToString());
     }
 
     [Fact]

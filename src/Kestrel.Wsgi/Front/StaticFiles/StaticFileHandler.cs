@@ -12,7 +12,7 @@ namespace Kestrel.Wsgi.Front.StaticFiles;
 /// answered here, from the file system, and never reaches Python — a path that names no servable file is 404
 /// rather than the app's business. Only GET and HEAD (405 otherwise). Every other request goes on to the app.
 /// </summary>
-internal sealed class StaticFileHandler(StaticFileSettings settings, StaticFileCache cache)
+internal sealed class StaticFileHandler(StaticFileSettings settings, StaticFileCache cache, RequestLimits limits)
 {
     private static readonly StringValues s_allow = "GET, HEAD";
     private static readonly StringValues s_bytes = "bytes";
@@ -34,8 +34,9 @@ internal sealed class StaticFileHandler(StaticFileSettings settings, StaticFileC
             path = Decode(path, out servable);
         }
         StaticRoot? root = RootOf(path);
-        if (root is null)
+        if (root is null || RequestValidator.Check(context.Request, limits.MaxFieldSize) != RequestRejection.None)
         {
+            // Not a static file, or a request the front refuses: the forwarder's first step answers that.
             return next(context);
         }
         string method = context.Request.Method;
