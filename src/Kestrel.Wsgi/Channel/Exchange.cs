@@ -2,21 +2,38 @@ namespace Kestrel.Wsgi.Channel;
 
 /// <summary>
 /// One request in flight on a worker, as the front sees it: the response parts the channel reader hands
-/// over, and the request-body credit the worker has granted.
+/// over, and the request-body credit the worker has granted. Reused by its <see cref="WorkerConnection"/> for
+/// later requests (<see cref="Reset"/>): frames that arrive for the request it served before carry that
+/// request's id and are dropped.
 /// </summary>
-internal sealed class Exchange(uint id, WorkerConnection connection)
+internal sealed class Exchange(WorkerConnection connection)
 {
     private readonly ResponseQueue _parts = new();
     private readonly SemaphoreSlim _creditSignal = new(0);
-    private int _requestCredit = FlowWindow.InitialRequestWindow;
+    private int _requestCredit;
 
-    public uint Id { get; } = id;
+    /// <summary>The request's stream id on the channel.</summary>
+    public uint Id { get; private set; }
 
     /// <summary>The channel of the worker that runs the request.</summary>
     public WorkerConnection Connection { get; } = connection;
 
     /// <summary>When the request runs past <c>--timeout</c> (Environment.TickCount64); long.MaxValue without one.</summary>
-    public long Deadline { get; init; } = long.MaxValue;
+    public long Deadline { get; private set; } = long.MaxValue;
+
+    /// <summary>Makes this exchange the state of a new request.</summary>
+    public void Reset(uint id, long deadline)
+    {
+        while (_creditSignal.CurrentCount > 0)
+        {
+            _creditSignal.Wait(0);
+        }
+        Volatile.Write(ref _requestCredit, FlowWindow.InitialRequestWindow);
+        Deadline = deadline;
+        Answered = false;
+        Id = id;
+        _parts.Reset(id);
+    }
 
     /// <summary>The worker sent the response's last frame: the request is no longer the worker's to finish.</summary>
     public bool Answered
@@ -29,16 +46,23 @@ internal sealed class Exchange(uint id, WorkerConnection connection)
 
     public ResponseQueue Parts => _parts;
 
-    /// <summary>Called by the channel reader; parts posted after the request ended are recycled here.</summary>
+    /// <summary>Hands a part to the request's handler; parts posted after the request ended are recycled here.</summary>
+    public void Post(ResponsePart part) => Post(Id, part);
+
+    /// <summary>The channel reader's post, for the request with stream id <paramref name="id"/> (dropped if that request is over).</summary>
     /// <remarks>
     /// A file part is not the last: when the front cannot open the file, the worker streams its bytes after it,
     /// and either way the worker ends the response with a frame of its own.
     /// </remarks>
-    public void Post(ResponsePart part) =>
-        _parts.Post(part, last: part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body or ResponsePartKind.File));
+    public void Post(uint id, ResponsePart part) =>
+        _parts.Post(id, part, last: part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body or ResponsePartKind.File));
 
-    public void AddRequestCredit(int bytes)
+    public void AddRequestCredit(uint id, int bytes)
     {
+        if (id != Id)
+        {
+            return; // credit for the request this exchange served before
+        }
         Interlocked.Add(ref _requestCredit, bytes);
         _creditSignal.Release();
     }

@@ -15,14 +15,30 @@ internal sealed class ResponseQueue : IValueTaskSource<bool>
     private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = false };
     private bool _waiting;
     private bool _completed;
+    private uint _id;
 
-    /// <summary>Adds a part; parts after the last one are recycled.</summary>
-    public void Post(ResponsePart part, bool last)
+    /// <summary>Opens the queue for the request with stream id <paramref name="id"/>.</summary>
+    public void Reset(uint id)
+    {
+        lock (_lock)
+        {
+            while (_parts.TryDequeue(out ResponsePart part))
+            {
+                Recycle(part);
+            }
+            _completed = false;
+            _waiting = false;
+            _id = id;
+        }
+    }
+
+    /// <summary>Adds a part of request <paramref name="id"/>; parts after the last one, or of another request, are recycled.</summary>
+    public void Post(uint id, ResponsePart part, bool last)
     {
         bool wake;
         lock (_lock)
         {
-            if (_completed)
+            if (_completed || id != _id)
             {
                 Recycle(part);
                 return;

@@ -25,6 +25,8 @@ internal sealed class WorkerConnection : IAsyncDisposable
     private readonly ArrayBufferWriter<byte> _headBuffer = new(4096); // guarded by _writeLock
     private readonly ConcurrentDictionary<uint, Exchange> _exchanges = new();
     private readonly Action<int> _pong;
+    private readonly Stack<Exchange> _idle = new(); // exchanges kept for reuse, at most MaxIdle; locked
+    private const int MaxIdle = 64;
     private uint _nextId;
     private volatile bool _lost;
 
@@ -79,7 +81,13 @@ internal sealed class WorkerConnection : IAsyncDisposable
     /// <summary>Registers a new request; on a lost worker it is answered WorkerLost at once.</summary>
     public Exchange Open(long deadline)
     {
-        var exchange = new Exchange(Interlocked.Increment(ref _nextId), this) { Deadline = deadline };
+        Exchange? exchange;
+        lock (_idle)
+        {
+            _idle.TryPop(out exchange);
+        }
+        exchange ??= new Exchange(this);
+        exchange.Reset(Interlocked.Increment(ref _nextId), deadline);
         _exchanges[exchange.Id] = exchange;
         if (_lost)
         {
@@ -88,11 +96,18 @@ internal sealed class WorkerConnection : IAsyncDisposable
         return exchange;
     }
 
-    /// <summary>The request is over on the front: later frames for it are dropped.</summary>
+    /// <summary>The request is over on the front: later frames for it are dropped, and its exchange is kept for another.</summary>
     public void Close(Exchange exchange)
     {
         _exchanges.TryRemove(exchange.Id, out _);
         exchange.Close();
+        lock (_idle)
+        {
+            if (_idle.Count < MaxIdle)
+            {
+                _idle.Push(exchange);
+            }
+        }
     }
 
     public async ValueTask SendAsync(FrameType type, FrameFlags flags, uint streamId, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
@@ -243,13 +258,13 @@ internal sealed class WorkerConnection : IAsyncDisposable
                     FrameType.ResponseBody => ResponsePartKind.Body,
                     _ => ResponsePartKind.File,
                 };
-                exchange.Post(new ResponsePart(kind, buffer, header.Length, end));
+                exchange.Post(header.StreamId, new ResponsePart(kind, buffer, header.Length, end));
                 break;
             case FrameType.ResponseAbort:
-                exchange.Post(new ResponsePart(ResponsePartKind.Abort, null, 0, true));
+                exchange.Post(header.StreamId, new ResponsePart(ResponsePartKind.Abort, null, 0, true));
                 break;
             case FrameType.RequestCredit:
-                exchange.AddRequestCredit(ReadInt32(payload));
+                exchange.AddRequestCredit(header.StreamId, ReadInt32(payload));
                 break;
             default:
                 throw new InvalidDataException($"Unexpected frame {header.Type} from a worker.");

@@ -204,6 +204,29 @@ public sealed class ForwarderTests : IAsyncLifetime
         Assert.Equal("close", client.Context.Response.Headers.Connection.ToString());
     }
 
+    [Fact]
+    public async Task AnExchangeIsReused_AndAPartForTheRequestItServedBefore_IsDropped()
+    {
+        WorkerConnection connection = _worker.Process.Connection;
+        Exchange first = connection.Open(long.MaxValue);
+        uint oldId = first.Id;
+        connection.Close(first);
+
+        Exchange second = connection.Open(long.MaxValue);
+        Assert.Same(first, second); // no allocation per request
+        Assert.NotEqual(oldId, second.Id);
+
+        // What the channel reader routed for the old request just before it ended must not reach the new one.
+        second.Post(oldId, new ResponsePart(ResponsePartKind.Abort, null, 0, true));
+        second.AddRequestCredit(oldId, 1 << 20);
+        second.Post(second.Id, new ResponsePart(ResponsePartKind.Body, null, 0, true));
+        Assert.True(await second.Parts.WaitToReadAsync());
+        Assert.True(second.Parts.TryRead(out ResponsePart part));
+        Assert.Equal(ResponsePartKind.Body, part.Kind);
+        Assert.False(second.Parts.TryRead(out _));
+        connection.Close(second);
+    }
+
     /// <summary>As in Kestrel, the response has started once a byte of its body went out.</summary>
     private sealed class ResponseFeature(MemoryStream sent) : HttpResponseFeature
     {
