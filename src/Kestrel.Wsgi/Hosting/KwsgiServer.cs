@@ -201,6 +201,9 @@ public static class KwsgiServer
         logging.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
         logging.SetMinimumLevel(LogLevel.Information);
         logging.AddFilter("Microsoft", LogLevel.Warning);
+        // Its logger being on at all makes ASP.NET Core start an Activity per request; it logs only request
+        // start/finish (Information/Debug), which kwsgi does not show.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         // A host that fails to start (port in use) is reported as one sentence, not a logged stack trace.
         logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
     }
