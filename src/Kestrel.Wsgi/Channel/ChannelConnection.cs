@@ -1,12 +1,13 @@
 using System.IO.Pipes;
 using System.Net.Sockets;
+using Kestrel.Wsgi.Channel.Transports;
 
 namespace Kestrel.Wsgi.Channel;
 
 /// <summary>
-/// The worker's end of its channel as a byte stream: a connected Unix domain socket, or a named pipe where the
-/// front could not use AF_UNIX. Sealed and branch-on-null rather than virtual, so the socket path is the very
-/// same Socket.Receive/Socket.Send calls as before, inlined.
+/// The worker's end of its channel as a byte stream: a connected Unix domain socket, a named pipe where the
+/// front could not use AF_UNIX, or a shared-memory ring pair. Sealed and branch-on-null rather than virtual, so
+/// the socket path is the very same Socket.Receive/Socket.Send calls as before, inlined.
 /// </summary>
 internal sealed class ChannelConnection : IDisposable
 {
@@ -14,11 +15,13 @@ internal sealed class ChannelConnection : IDisposable
 
     private readonly Socket? _socket;
     private readonly PipeStream? _pipe;
+    private readonly SharedMemoryChannel? _memory;
 
-    private ChannelConnection(Socket? socket, PipeStream? pipe)
+    private ChannelConnection(Socket? socket, PipeStream? pipe, SharedMemoryChannel? memory = null)
     {
         _socket = socket;
         _pipe = pipe;
+        _memory = memory;
     }
 
     public static ChannelConnection Connect(ChannelAddress address)
@@ -37,6 +40,10 @@ internal sealed class ChannelConnection : IDisposable
             }
             return new ChannelConnection(socket, null);
         }
+        if (address.Transport == ChannelTransport.SharedMemory)
+        {
+            return new ChannelConnection(null, null, SharedMemoryChannel.Open(address.Name));
+        }
         // Asynchronous (overlapped) on purpose: Windows serializes I/O on a synchronous handle, so one thread
         // blocked reading would hold up every other thread's response write.
         var pipe = new NamedPipeClientStream(".", address.Name, PipeDirection.InOut, PipeOptions.Asynchronous | PipeOptions.CurrentUserOnly);
@@ -54,13 +61,20 @@ internal sealed class ChannelConnection : IDisposable
 
     /// <summary>One blocking read; 0 at end of stream (the front has gone).</summary>
     public int Receive(byte[] buffer, int offset, int count) =>
-        _socket is not null ? _socket.Receive(buffer, offset, count, SocketFlags.None) : _pipe!.Read(buffer, offset, count);
+        _socket is not null ? _socket.Receive(buffer, offset, count, SocketFlags.None)
+        : _memory is not null ? _memory.Receive(buffer.AsSpan(offset, count))
+        : _pipe!.Read(buffer, offset, count);
 
     /// <summary>Writes all of <paramref name="data"/>; callers serialize.</summary>
     public void SendAll(ReadOnlySpan<byte> data)
     {
         if (_socket is null)
         {
+            if (_memory is not null)
+            {
+                _memory.Send(data);
+                return;
+            }
             _pipe!.Write(data);
             return;
         }
@@ -75,5 +89,6 @@ internal sealed class ChannelConnection : IDisposable
     {
         _socket?.Dispose();
         _pipe?.Dispose();
+        _memory?.Dispose(); // closes: the front's reader sees end of stream
     }
 }

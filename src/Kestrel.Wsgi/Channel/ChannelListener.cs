@@ -1,18 +1,20 @@
+using System.Diagnostics;
 using System.IO.Pipes;
 using System.Net.Sockets;
+using Kestrel.Wsgi.Channel.Transports;
 using Kestrel.Wsgi.Hosting;
 
 namespace Kestrel.Wsgi.Channel;
 
 /// <summary>
 /// The front's end of one worker's channel before the worker connects: a fresh Unix domain socket in the
-/// temp folder, or a named pipe where AF_UNIX is missing (or <c>KWSGI_CHANNEL=pipe</c> asks for one). It
-/// accepts exactly one connection, hands it over as a <see cref="Stream"/>, and removes its name at once, so
-/// a running server has no channel files on disk.
+/// temp folder, a named pipe where AF_UNIX is missing (or <c>KWSGI_CHANNEL=pipe</c> asks for one), or a
+/// shared-memory file when <c>KWSGI_CHANNEL=shm</c> asks for one. It accepts exactly one connection, hands it
+/// over as a <see cref="Stream"/>, and removes its name at once, so a running server has no channel files on disk.
 /// </summary>
 internal sealed class ChannelListener : IDisposable
 {
-    /// <summary>Test and diagnostic switch: <c>socket</c> or <c>pipe</c> forces a transport; unset, AF_UNIX is tried first.</summary>
+    /// <summary>Test and diagnostic switch: <c>socket</c>, <c>pipe</c> or <c>shm</c> forces a transport; unset, AF_UNIX is tried first.</summary>
     public const string TransportVariable = "KWSGI_CHANNEL";
 
     private static readonly Lazy<ChannelTransport?> s_forced = new(ReadForcedTransport);
@@ -21,15 +23,23 @@ internal sealed class ChannelListener : IDisposable
 
     private Socket? _socket;
     private NamedPipeServerStream? _pipe;
+    private SharedMemoryChannel? _memory;
     private readonly string? _file;
 
-    private ChannelListener(ChannelAddress address, Socket? socket, NamedPipeServerStream? pipe, string? file)
+    private ChannelListener(ChannelAddress address, Socket? socket, NamedPipeServerStream? pipe, string? file, SharedMemoryChannel? memory = null)
     {
         Address = address;
         _socket = socket;
         _pipe = pipe;
         _file = file;
+        _memory = memory;
     }
+
+    /// <summary>
+    /// Where shared-memory files go: /dev/shm where it exists (tmpfs: the pages are never written back to a disk),
+    /// else the temp folder.
+    /// </summary>
+    public static string SharedMemoryFolder { get; } = Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath();
 
     /// <summary>What the worker is told to connect to.</summary>
     public ChannelAddress Address { get; }
@@ -40,6 +50,11 @@ internal sealed class ChannelListener : IDisposable
         _ = s_swept.Value;
         string name = $"kwsgi-{Environment.ProcessId}-{Guid.NewGuid():N}";
         ChannelTransport? forced = s_forced.Value;
+        if (forced == ChannelTransport.SharedMemory)
+        {
+            string file = Path.Combine(SharedMemoryFolder, name + ".shm");
+            return new ChannelListener(new ChannelAddress(ChannelTransport.SharedMemory, file), null, null, file, SharedMemoryChannel.Create(file));
+        }
         if (forced == ChannelTransport.Pipe || (forced is null && s_noUnixSockets))
         {
             return ForPipe(name);
@@ -83,11 +98,32 @@ internal sealed class ChannelListener : IDisposable
         return new ChannelListener(new ChannelAddress(ChannelTransport.Pipe, pipeName), null, pipe, OperatingSystem.IsWindows() ? null : pipeName);
     }
 
+    /// <summary>
+    /// To call once the worker's process is started: a shared-memory channel has no kernel object that breaks
+    /// when the worker dies, so its process's exit closes the channel (the front's reader then sees end of stream).
+    /// </summary>
+    public void Watch(Process worker) => _memory?.CloseWhenExited(worker);
+
     /// <summary>Waits for the worker to connect; the returned stream is the caller's.</summary>
     public async Task<Stream> AcceptAsync(CancellationToken cancellationToken)
     {
         try
         {
+            if (_memory is not null)
+            {
+                // The worker maps the file and sets a flag; polled, as it happens once per worker start.
+                while (!_memory.IsAttached)
+                {
+                    if (_memory.IsClosed)
+                    {
+                        throw new IOException("The worker exited before it mapped its channel.");
+                    }
+                    await Task.Delay(2, cancellationToken).ConfigureAwait(false);
+                }
+                var stream = new SharedMemoryStream(_memory);
+                _memory = null;
+                return stream;
+            }
             if (_socket is not null)
             {
                 Socket accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
@@ -110,6 +146,8 @@ internal sealed class ChannelListener : IDisposable
         _socket = null;
         _pipe?.Dispose();
         _pipe = null;
+        _memory?.Dispose();
+        _memory = null;
         RemoveName();
     }
 
@@ -135,12 +173,18 @@ internal sealed class ChannelListener : IDisposable
             null or "" => null,
             "socket" => ChannelTransport.Socket,
             "pipe" => ChannelTransport.Pipe,
-            string other => throw new UsageException($"{TransportVariable} must be 'socket' or 'pipe', not '{other}'"),
+            "shm" when Futex.IsSupported => ChannelTransport.SharedMemory,
+            "shm" => throw new UsageException($"{TransportVariable}=shm needs Linux on x86-64 or arm64 (futex); use 'socket' or 'pipe' here"),
+            string other => throw new UsageException($"{TransportVariable} must be 'socket', 'pipe' or 'shm', not '{other}'"),
         };
 
     private static bool SweepStaleFiles()
     {
         StaleChannelFiles.Remove(Path.GetTempPath(), DateTime.UtcNow);
+        if (SharedMemoryFolder != Path.GetTempPath())
+        {
+            StaleChannelFiles.Remove(SharedMemoryFolder, DateTime.UtcNow);
+        }
         return true;
     }
 }

@@ -33,12 +33,12 @@ internal static class StaleChannelFiles
         }
     }
 
-    /// <summary>kwsgi-PID-GUID.sock or .pipe, older than a minute, whose front process no longer runs.</summary>
+    /// <summary>kwsgi-PID-GUID.sock, .pipe or .shm, older than a minute, whose front process no longer runs.</summary>
     public static bool IsStale(string path, DateTime now)
     {
         string name = Path.GetFileName(path);
         string extension = Path.GetExtension(name);
-        if (extension is not (".sock" or ".pipe"))
+        if (extension is not (".sock" or ".pipe" or ".shm"))
         {
             return false;
         }

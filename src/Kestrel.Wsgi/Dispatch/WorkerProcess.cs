@@ -45,6 +45,7 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
         try
         {
             process = Process.Start(launch.CreateStartInfo(listener.Address)) ?? throw new InvalidOperationException("The worker process did not start.");
+            listener.Watch(process);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(s_startupTimeout);
             Task<Stream> accept = listener.AcceptAsync(timeout.Token);

@@ -57,7 +57,7 @@ internal sealed class Heartbeat
             {
                 _channel.Send(FrameType.Pong, FrameFlags.None, 0, payload);
             }
-            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or IOException or ObjectDisposedException)
             {
                 return; // the front is gone; the channel's readers and the parent watch end the process
             }

@@ -94,7 +94,7 @@ public sealed class TempFileTests : IDisposable
             _temp.Environment(("KWSGI_CHANNEL", "carrier-pigeon")));
         Assert.True(exit.ExitCode == 2, exit.ToString());
         string line = Assert.Single(exit.Stderr.TrimEnd('\n').Split('\n'));
-        Assert.Equal("kwsgi: KWSGI_CHANNEL must be 'socket' or 'pipe', not 'carrier-pigeon'", line);
+        Assert.Equal("kwsgi: KWSGI_CHANNEL must be 'socket', 'pipe' or 'shm', not 'carrier-pigeon'", line);
     }
 
     private string LeftoverSocket(string name, DateTime modified)
