@@ -97,7 +97,10 @@ internal sealed class SharedMemoryStream : Stream
     {
         private readonly SharedMemoryChannel _channel;
         private readonly ManualResetEventSlim _requested = new(false, spinCount: 0);
-        private ManualResetValueTaskSourceCore<int> _completion = new() { RunContinuationsAsynchronously = true };
+        // The reader's continuation (the WorkerConnection's reader loop, which writes responses to clients) runs on
+        // this thread, as it runs on the I/O thread for a socket: one wake-up per batch, not a second hop to the
+        // thread pool. Safe because that loop never blocks (docs/channel.md, The hops).
+        private ManualResetValueTaskSourceCore<int> _completion = new() { RunContinuationsAsynchronously = false };
         private Memory<byte> _buffer;
         private volatile bool _stopped;
 
