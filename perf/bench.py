@@ -1207,7 +1207,11 @@ def report(records, extras, meta):
         # Where a target is missed, why: written by hand from profiles, kept next to the numbers.
         with open(analysis, encoding="utf-8") as f:
             add(f.read().rstrip() + "\n")
-    add("## Start-up, worker cost, worker footprint\n")
+    if any(extras.get(k) for k in ("startup", "worker_cost", "footprint")):
+        add("## Start-up, worker cost, worker footprint\n")
+    else:
+        add("## Start-up, worker cost, worker footprint\n\nNot measured in this run (EXTRAS=0, or kwsgi not among "
+            "the servers).\n")
     su = extras.get("startup")
     if su:
         add("**Start-up** — launch to first 200 for the Flask app (`flask_app:app`), polled with a tight loop of raw "
