@@ -51,7 +51,7 @@ OUT = os.path.join(PERF, ".results", STAMP)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 ALL_WORKLOADS = ["hello", "flask", "django", "stream", "upload", "mixed", "static-1k", "static-1m"]
-ALL_SERVERS = ["kwsgi", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
+ALL_SERVERS = ["kwsgi", "kwsgi-shm", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
                "uwsgi-http-unix", "uwsgi-threads", "nginx"]
 DEFAULT_SERVERS = ["kwsgi", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
                    "uwsgi-http-unix", "nginx"]
@@ -567,8 +567,9 @@ def server_argv(server, workload, port, run_dir="RUN_DIR"):
     if server == "nginx":
         conf = nginx_conf(port, run_dir) if run_dir != "RUN_DIR" else f"{run_dir}/nginx.conf"
         return ["/usr/sbin/nginx", "-p", run_dir, "-e", f"{run_dir}/error.log", "-c", conf], None
-    if server == "kwsgi":
-        argv = [KWSGI, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+    if server in ("kwsgi", "kwsgi-shm"):
+        # kwsgi-shm: the shared-memory channel (KWSGI_CHANNEL=shm), to decide which transport is the default
+        argv = (["env", "KWSGI_CHANNEL=shm"] if server == "kwsgi-shm" else []) + [KWSGI, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
                 "--threads", str(THREADS), "--python", PYTHON, "--chdir", APPS]
         if w.get("static"):
             return argv + ["--static", f"/static={static_dir()}", "hello:app"], None
