@@ -18,7 +18,7 @@ public sealed class TestCertificates : IDisposable
     {
         Folder = Path.Combine(Path.GetTempPath(), $"kwsgi-certs-{Guid.NewGuid():N}");
         Directory.CreateDirectory(Folder);
-        DateTimeOffset now = DateTimeOffset.UtcNow;
+        DateTimeOffset now = _now;
 
         using RSA caKey = RSA.Create(2048);
         var caRequest = new CertificateRequest("CN=kwsgi test CA", caKey, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -55,6 +55,9 @@ public sealed class TestCertificates : IDisposable
     }
 
     public string Folder { get; }
+
+    /// <summary>One clock for every certificate of the set: an issued one must not outlive its issuer.</summary>
+    private readonly DateTimeOffset _now = DateTimeOffset.UtcNow;
 
     public X509Certificate2 Authority { get; }
     public X509Certificate2 Server { get; }
@@ -120,8 +123,7 @@ public sealed class TestCertificates : IDisposable
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Authority, true, false));
-        DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 issued = request.Create(Authority, now.AddDays(-1), now.AddDays(29), Serial());
+        using X509Certificate2 issued = request.Create(Authority, _now.AddDays(-1), _now.AddDays(29), Serial());
         return issued.CopyWithPrivateKey(key);
     }
 
@@ -147,8 +149,7 @@ public sealed class TestCertificates : IDisposable
             names(san);
             request.CertificateExtensions.Add(san.Build());
         }
-        DateTimeOffset now = DateTimeOffset.UtcNow;
-        using X509Certificate2 issued = request.Create(issuer, now.AddDays(-1), now.AddDays(29), Serial());
+        using X509Certificate2 issued = request.Create(issuer, _now.AddDays(-1), _now.AddDays(28), Serial());
         return issued.CopyWithPrivateKey(key);
     }
 
