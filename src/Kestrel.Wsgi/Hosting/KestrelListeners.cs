@@ -14,16 +14,13 @@ internal static class KestrelListeners
         foreach (ListenAddress listener in listeners)
         {
             ListenScheme scheme = listener.Resolve(certificate is not null);
-            if (scheme == ListenScheme.Https && certificate is null)
-            {
-                throw new UsageException($"{listener.Display(false)} needs a certificate: --certfile and --keyfile, or --certificate");
-            }
             void Configure(ListenOptions options)
             {
                 switch (scheme)
                 {
                     case ListenScheme.Https:
                         options.Protocols = HttpProtocols.Http1AndHttp2;
+                        // KwsgiServer checked that an https:// listener has its certificate.
                         options.UseHttps(Https(certificate!, clientCertificates, clientPolicy));
                         break;
                     case ListenScheme.H2c:
@@ -31,7 +28,8 @@ internal static class KestrelListeners
                         options.Protocols = HttpProtocols.Http2;
                         break;
                     default:
-                        // Without TLS there is no ALPN: Http1AndHttp2 would be HTTP/1.1 anyway, and say so in a log line.
+                        // Without TLS there is no ALPN: Http1AndHttp2 would serve HTTP/1.1 all the same (Kestrel 10 does not
+                        // sniff the HTTP/2 preface) and log a warning saying so at every start.
                         options.Protocols = HttpProtocols.Http1;
                         break;
                 }

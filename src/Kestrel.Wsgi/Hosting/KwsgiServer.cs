@@ -1,4 +1,3 @@
-using System.Net;
 using System.Net.Sockets;
 using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
@@ -181,9 +180,16 @@ public static class KwsgiServer
         return [new ListenAddress(ListenScheme.Default, ListenAddress.ParseHost(options.Host, options.Host, "--host"), options.Port)];
     }
 
-    /// <summary>Checks that the TLS options fit the listeners; the client certificate policy when one is asked for.</summary>
+    /// <summary>
+    /// Checks that the TLS options fit the listeners, before any worker starts; the client certificate policy when one
+    /// is asked for.
+    /// </summary>
     private static ClientCertificatePolicy? ClientPolicyOf(KwsgiOptions options, IReadOnlyList<ListenAddress> listeners, ServerCertificate? certificate)
     {
+        if (certificate is null && listeners.FirstOrDefault(l => l.Scheme == ListenScheme.Https) is { } needsOne)
+        {
+            throw new UsageException($"{needsOne.Display(false)} needs a certificate: --certfile and --keyfile, or --certificate");
+        }
         bool anyHttps = listeners.Any(l => l.Resolve(certificate is not null) == ListenScheme.Https);
         if (certificate is not null && !anyHttps)
         {
