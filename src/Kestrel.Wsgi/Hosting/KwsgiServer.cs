@@ -33,7 +33,7 @@ public static class KwsgiServer
         IReadOnlyList<ListenAddress> listeners = ListenersOf(options);
         // Relative to --chdir, as every other file kwsgi reads; loaded before any worker starts, so a mistake costs nothing.
         ServerCertificate? certificate = ServerCertificate.Load(options);
-        ClientCertificatePolicy? clientPolicy = ClientPolicyOf(options, listeners, certificate);
+        ClientCertificatePolicy? clientPolicy = CheckTls(options, listeners, certificate);
         string shown = string.Join(", ", listeners.Select(l => l.Display(certificate is not null)));
         // An explicit --url-prefix wins; else the IIS application's path, matched as IIS does, ignoring case.
         string urlPrefix = options.UrlPrefix.TrimEnd('/');
@@ -184,7 +184,7 @@ public static class KwsgiServer
     /// Checks that the TLS options fit the listeners, before any worker starts; the client certificate policy when one
     /// is asked for.
     /// </summary>
-    private static ClientCertificatePolicy? ClientPolicyOf(KwsgiOptions options, IReadOnlyList<ListenAddress> listeners, ServerCertificate? certificate)
+    private static ClientCertificatePolicy? CheckTls(KwsgiOptions options, IReadOnlyList<ListenAddress> listeners, ServerCertificate? certificate)
     {
         if (certificate is null && listeners.FirstOrDefault(l => l.Scheme == ListenScheme.Https) is { } needsOne)
         {
