@@ -17,7 +17,6 @@ public sealed class TestCertificates : IDisposable
     public TestCertificates()
     {
         Folder = Path.Combine(Path.GetTempPath(), $"kwsgi-certs-{Guid.NewGuid():N}");
-        Directory.CreateDirectory(Folder);
         DateTimeOffset now = _now;
 
         using RSA caKey = RSA.Create(2048);
@@ -37,6 +36,8 @@ public sealed class TestCertificates : IDisposable
         Intermediate = IssueAuthority("CN=kwsgi test intermediate CA");
         ChainedServer = Issue("CN=localhost", "1.3.6.1.5.5.7.3.1", san => san.AddDnsName("localhost"), Intermediate);
 
+        // Only now: a constructor that throws gets no Dispose, so nothing may be on disk before this point.
+        Directory.CreateDirectory(Folder);
         CaPem = Write("ca.pem", Authority.ExportCertificatePem());
         ServerCertPem = Write("server.pem", Server.ExportCertificatePem());
         ServerKeyPem = Write("server.key", Server.GetRSAPrivateKey()!.ExportPkcs8PrivateKeyPem());
