@@ -17,6 +17,18 @@ internal static class CommandLine
     };
     private static readonly Option<string?> s_host = new("--host") { Description = "Address to listen on (default 0.0.0.0; 127.0.0.1 when HTTP_PLATFORM_PORT is set)." };
     private static readonly Option<int?> s_port = new("--port", "-p") { Description = "Port to listen on (default HTTP_PLATFORM_PORT when set, else 8080; under IIS's ASP.NET Core Module always ASPNETCORE_PORT)." };
+    private static readonly Option<string[]> s_listen = new("--listen")
+    {
+        Description = "Listen on [SCHEME://]HOST:PORT: SCHEME http, https or h2c (HTTP/2 without TLS), HOST an IP address, [IPv6], localhost or * (repeatable; replaces --host and --port).",
+        Arity = ArgumentArity.OneOrMore,
+        AllowMultipleArgumentsPerToken = false,
+    };
+    private static readonly Option<string?> s_certFile = new("--certfile") { Description = "PEM certificate for HTTPS (intermediates may follow it); listeners that name no scheme become HTTPS." };
+    private static readonly Option<string?> s_keyFile = new("--keyfile") { Description = $"PEM private key of --certfile (default: in --certfile); an encrypted key's password comes from {KwsgiOptions.CertificatePasswordVariable}." };
+    private static readonly Option<string?> s_certificate = new("--certificate") { Description = $"PKCS#12 (.pfx) certificate and key for HTTPS, instead of --certfile; its password comes from {KwsgiOptions.CertificatePasswordVariable}." };
+    private static readonly Option<string?> s_sslClientCert = new("--ssl-client-cert") { Description = "Ask HTTPS clients for a certificate: required, optional or none (default none); the app sees it as SSL_CLIENT_CERT." };
+    private static readonly Option<string?> s_caCerts = new("--ca-certs") { Description = "PEM CA certificates that client certificates must chain to (default: the system's trusted roots)." };
+    private static readonly Option<string?> s_healthPath = new("--health-path") { Description = "Answer GET PATH in the front, without Python: 200 when every worker is ready, 503 while starting, draining or short of workers." };
     private static readonly Option<int?> s_workers = new("--workers", "-w") { Description = "Worker processes, each with its own Python interpreter (default: processor count)." };
     private static readonly Option<int> s_threads = new("--threads", "-t") { Description = "Requests each worker runs at once (default 4).", DefaultValueFactory = _ => 4 };
     private static readonly Option<int?> s_pipeline = new("--pipeline") { Description = "Requests each worker may hold queued beyond the ones it runs (default 16; 0 queues only in the front)." };
@@ -52,7 +64,7 @@ internal static class CommandLine
     {
         var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes. For IIS web.config files: kwsgi iis --help.")
         {
-            s_app, s_host, s_port, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
+            s_app, s_host, s_port, s_listen, s_certFile, s_keyFile, s_certificate, s_sslClientCert, s_caCerts, s_healthPath, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
             s_timeout, s_maxRequests, s_maxRequestsJitter, s_maxWorkerMemory, s_reloadFile, s_heartbeatTimeout,
             s_trustedProxy, s_trustedProxyHeaders, s_trustedProxyCount,
         };
@@ -60,7 +72,10 @@ internal static class CommandLine
         {
             root.Options.Add(option);
         }
-        bool hasApp = root.Parse(args).GetResult(s_app) is { Tokens.Count: > 0 };
+        ParseResult given = root.Parse(args);
+        bool hasApp = given.GetResult(s_app) is { Tokens.Count: > 0 };
+        // --listen replaces --host/--port; those from the environment (a container image sets KWSGI_PORT) give way to it.
+        bool hostOrPortGiven = given.GetResult(s_host) is { Implicit: false } || given.GetResult(s_port) is { Implicit: false };
         args = EnvironmentOptions.AddTo(args, root.Options, hasApp, Environment.GetEnvironmentVariable);
         ParseResult parsed = root.Parse(args);
         bool wantsInfo = args.Any(a => a is "-h" or "--help" or "-?" or "/?" or "--version");
@@ -81,7 +96,7 @@ internal static class CommandLine
 
         try
         {
-            KwsgiOptions options = ToOptions(parsed);
+            KwsgiOptions options = ToOptions(parsed, hostOrPortGiven);
             return await KwsgiServer.RunAsync(options).ConfigureAwait(false);
         }
         catch (UsageException ex)
@@ -139,7 +154,7 @@ internal static class CommandLine
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("HTTP_PLATFORM_PORT")) ||
         !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(AncmSettings.PortVariable));
 
-    private static KwsgiOptions ToOptions(ParseResult parsed)
+    private static KwsgiOptions ToOptions(ParseResult parsed, bool hostOrPortGiven)
     {
         string? platformPort = Environment.GetEnvironmentVariable("HTTP_PLATFORM_PORT");
         AncmSettings? ancm = AncmSettings.FromEnvironment();
@@ -172,6 +187,28 @@ internal static class CommandLine
         }
         // Behind IIS's HttpPlatformHandler only the local proxy may reach us.
         string host = parsed.GetValue(s_host) ?? (string.IsNullOrEmpty(platformPort) && ancm is null ? "0.0.0.0" : "127.0.0.1");
+        string[] listenGiven = parsed.GetValue(s_listen) ?? [];
+        if (listenGiven.Length > 0 && hostOrPortGiven)
+        {
+            throw new UsageException("--listen and --host/--port both say where to listen: give every address with --listen");
+        }
+        List<ListenAddress> listen = ancm is null ? listenGiven.Select(entry => ListenAddress.Parse(entry)).ToList() : [];
+        if (ancm is not null && listenGiven.Length > 0)
+        {
+            Console.Out.WriteLine($"kwsgi: --listen is ignored: the ASP.NET Core Module set {AncmSettings.PortVariable}={port}");
+        }
+        string? healthPath = parsed.GetValue(s_healthPath);
+        if (healthPath is not null && (!healthPath.StartsWith('/') || healthPath.Any(c => c is '?' or '#' || char.IsWhiteSpace(c))))
+        {
+            throw new UsageException($"--health-path {healthPath} must be a path starting with / (no query)");
+        }
+        ClientCertificateRequirement clientCertificates = parsed.GetValue(s_sslClientCert)?.ToLowerInvariant() switch
+        {
+            null or "none" => ClientCertificateRequirement.None,
+            "optional" => ClientCertificateRequirement.Optional,
+            "required" => ClientCertificateRequirement.Required,
+            string other => throw new UsageException($"--ssl-client-cert {other} must be required, optional or none"),
+        };
         ProxyTrust proxyTrust = ToProxyTrust(parsed, hostedBy: ancm is not null ? "the ASP.NET Core Module" : string.IsNullOrEmpty(platformPort) ? null : "HttpPlatformHandler");
 
         int workers = parsed.GetValue(s_workers) ?? Environment.ProcessorCount;
@@ -258,6 +295,14 @@ internal static class CommandLine
             CallFactory = parsed.GetValue(s_call),
             Host = host,
             Port = port,
+            Listen = listen,
+            CertFile = parsed.GetValue(s_certFile),
+            KeyFile = parsed.GetValue(s_keyFile),
+            Certificate = parsed.GetValue(s_certificate),
+            CertificatePassword = Environment.GetEnvironmentVariable(KwsgiOptions.CertificatePasswordVariable),
+            ClientCertificates = clientCertificates,
+            CaCerts = parsed.GetValue(s_caCerts),
+            HealthPath = healthPath,
             Workers = workers,
             Threads = threads,
             Pipeline = pipeline,

@@ -102,6 +102,29 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         }
     }
 
+    /// <summary>The pool's size: one slot per worker (<c>--workers</c>).</summary>
+    public int Size => _workers.Length;
+
+    /// <summary>Slots holding a live worker that has loaded the app (a worker enters the pool only once it has).</summary>
+    public int ReadyCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                int ready = 0;
+                foreach (WorkerProcess? worker in _workers)
+                {
+                    if (worker is { IsAlive: true })
+                    {
+                        ready++;
+                    }
+                }
+                return ready;
+            }
+        }
+    }
+
     public IReadOnlyList<WorkerProcess> Workers
     {
         get

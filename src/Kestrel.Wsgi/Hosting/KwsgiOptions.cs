@@ -17,6 +17,36 @@ public sealed record KwsgiOptions
     /// <summary>Port to listen on.</summary>
     public int Port { get; init; } = 8080;
 
+    /// <summary>
+    /// Where to listen (<c>--listen</c>), each an address, a port and a scheme; empty means <see cref="Host"/> and
+    /// <see cref="Port"/>, HTTPS when a certificate is given.
+    /// </summary>
+    public IReadOnlyList<ListenAddress> Listen { get; init; } = [];
+
+    /// <summary>PEM certificate (and its chain, and the key unless <see cref="KeyFile"/> names it) for HTTPS listeners, as gunicorn's <c>--certfile</c>.</summary>
+    public string? CertFile { get; init; }
+
+    /// <summary>PEM private key of <see cref="CertFile"/>, as gunicorn's <c>--keyfile</c>.</summary>
+    public string? KeyFile { get; init; }
+
+    /// <summary>PKCS#12 (.pfx) file holding the certificate and its key, instead of <see cref="CertFile"/>.</summary>
+    public string? Certificate { get; init; }
+
+    /// <summary>Password of <see cref="Certificate"/> or of an encrypted <see cref="KeyFile"/>; on the command line from <see cref="CertificatePasswordVariable"/> only.</summary>
+    public string? CertificatePassword { get; init; }
+
+    /// <summary>Not an option, so the password never shows in a process list.</summary>
+    public const string CertificatePasswordVariable = "KWSGI_CERTIFICATE_PASSWORD";
+
+    /// <summary>Whether HTTPS listeners ask for a client certificate; the app sees it as SSL_CLIENT_CERT.</summary>
+    public ClientCertificateRequirement ClientCertificates { get; init; }
+
+    /// <summary>PEM CA certificates that client certificates must chain to; null: the system's trusted roots.</summary>
+    public string? CaCerts { get; init; }
+
+    /// <summary>A path the front answers itself with the pool's readiness (200 or 503), never reaching the app; null: none.</summary>
+    public string? HealthPath { get; init; }
+
     /// <summary>Worker processes (one GIL each).</summary>
     public int Workers { get; init; } = Environment.ProcessorCount;
 

@@ -1,8 +1,6 @@
-using System.Net;
 using System.Net.Sockets;
 using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
-using Kestrel.Wsgi.Front.HalfClose;
 using Kestrel.Wsgi.Front.StaticFiles;
 using Kestrel.Wsgi.Python;
 using Microsoft.AspNetCore.Builder;
@@ -33,14 +31,11 @@ public static class KwsgiServer
             }
             Directory.SetCurrentDirectory(options.Chdir);
         }
-        if (!IPAddress.TryParse(options.Host, out IPAddress? address))
-        {
-            address = options.Host == "localhost" ? IPAddress.Loopback : throw new UsageException($"--host {options.Host} is not an IP address");
-        }
-        // Behind ANCM the module decides: it connects to 127.0.0.1 on the port it chose.
-        int port = options.Ancm?.Port ?? options.Port;
-        address = options.Ancm is null ? address : IPAddress.Loopback;
-        string shown = address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
+        IReadOnlyList<ListenAddress> listeners = ListenersOf(options);
+        // Relative to --chdir, as every other file kwsgi reads; loaded before any worker starts, so a mistake costs nothing.
+        ServerCertificate? certificate = ServerCertificate.Load(options);
+        ClientCertificatePolicy? clientPolicy = CheckTls(options, listeners, certificate);
+        string shown = string.Join(", ", listeners.Select(l => l.Display(certificate is not null)));
         // An explicit --url-prefix wins; else the IIS application's path, matched as IIS does, ignoring case.
         string urlPrefix = options.UrlPrefix.TrimEnd('/');
         bool prefixIgnoresCase = false;
@@ -74,7 +69,7 @@ public static class KwsgiServer
             kestrel.AddServerHeader = false;
             // RFC 9112 3.2.2: an absolute-form target's authority replaces Host (Kestrel's default is a 400).
             kestrel.AllowHostHeaderOverride = true;
-            kestrel.Listen(address, port, listen => listen.Use(HalfCloseConnection.Use));
+            KestrelListeners.Apply(kestrel, listeners, certificate, options.ClientCertificates, clientPolicy);
             KestrelLimits.Apply(kestrel.Limits, options);
             // PEP 3333: header bytes are latin-1, both ways (and Content-Length digits only, RFC 9110 8.6).
             kestrel.RequestHeaderEncodingSelector = RequestHeaderEncoding.Select;
@@ -107,6 +102,10 @@ public static class KwsgiServer
         {
             app.Use(AncmHosting.HideTokenAsync);
         }
+        if (options.HealthPath is not null)
+        {
+            app.Use(new HealthEndpoint(options.HealthPath, pool, app.Lifetime.ApplicationStopping).InvokeAsync);
+        }
         if (options.ProxyTrust.IsEnabled)
         {
             app.Use(new ProxyHeaders(options.ProxyTrust, loggerFactory).InvokeAsync);
@@ -128,16 +127,28 @@ public static class KwsgiServer
             }
             catch (IOException ex) when (ex.InnerException is SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse } || ex.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase))
             {
-                throw new UsageException($"cannot listen on {shown}:{port}: the address is already in use");
+                throw new UsageException($"cannot listen on {FailedAddress(ex, shown)}: the address is already in use");
+            }
+            catch (IOException ex) when (ex.InnerException is SocketException inner)
+            {
+                throw new UsageException($"cannot listen on {FailedAddress(ex, shown)}: {inner.Message}");
             }
             catch (SocketException ex)
             {
-                throw new UsageException($"cannot listen on {shown}:{port}: {ex.Message}");
+                throw new UsageException($"cannot listen on {shown}: {ex.Message}");
             }
             consoleClose = ConsoleCloseDrain.Register(app.Lifetime, drained.Task, options.GracefulTimeout + TimeSpan.FromSeconds(5));
             foreach (StaticRoot root in staticFiles.Roots)
             {
                 Console.Out.WriteLine($"kwsgi: Serving {root.UrlPath}/ from {root.Folder}");
+            }
+            if (certificate is not null)
+            {
+                Console.Out.WriteLine($"kwsgi: TLS certificate {certificate.Describe()}");
+            }
+            if (options.HealthPath is not null)
+            {
+                Console.Out.WriteLine($"kwsgi: Health at {options.HealthPath} (200 when all {options.Workers} workers are ready, else 503)");
             }
             foreach (string line in HostingLines(options, urlPrefix))
             {
@@ -145,7 +156,7 @@ public static class KwsgiServer
             }
             // Before the line that says the server is up: a SIGHUP sent as soon as it is read must not be lost.
             await using var reloads = new ReloadTriggers(supervisor, options.ReloadFile);
-            Console.Out.WriteLine($"kwsgi: Listening on http://{shown}:{port} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
+            Console.Out.WriteLine($"kwsgi: Listening on {shown} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
             Console.Out.Flush();
             // A worker that can no longer load the app ends the server like a stop signal, then is reported.
             if (await Task.WhenAny(app.WaitForShutdownAsync(), supervisor.Failed).ConfigureAwait(false) == supervisor.Failed)
@@ -161,6 +172,56 @@ public static class KwsgiServer
             consoleClose?.Dispose();
         }
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--listen</c>, else <c>--host</c> and <c>--port</c>. Behind ANCM the module decides: it connects to 127.0.0.1 on
+    /// the port it chose, in cleartext.
+    /// </summary>
+    private static IReadOnlyList<ListenAddress> ListenersOf(KwsgiOptions options)
+    {
+        if (options.Ancm is { } ancm)
+        {
+            return [new ListenAddress(ListenScheme.Http, "127.0.0.1", ancm.Port)];
+        }
+        if (options.Listen.Count > 0)
+        {
+            return options.Listen;
+        }
+        return [new ListenAddress(ListenScheme.Default, ListenAddress.ParseHost(options.Host, options.Host, "--host"), options.Port)];
+    }
+
+    /// <summary>
+    /// Checks that the TLS options fit the listeners, before any worker starts; the client certificate policy when one
+    /// is asked for.
+    /// </summary>
+    private static ClientCertificatePolicy? CheckTls(KwsgiOptions options, IReadOnlyList<ListenAddress> listeners, ServerCertificate? certificate)
+    {
+        if (certificate is null && listeners.FirstOrDefault(l => l.Scheme == ListenScheme.Https) is { } needsOne)
+        {
+            throw new UsageException($"{needsOne.Display(false)} needs a certificate: --certfile and --keyfile, or --certificate");
+        }
+        bool anyHttps = listeners.Any(l => l.Resolve(certificate is not null) == ListenScheme.Https);
+        if (certificate is not null && !anyHttps)
+        {
+            throw new UsageException($"{(options.CertFile is not null ? "--certfile" : "--certificate")} is given but no listener is HTTPS: {string.Join(", ", listeners.Select(l => l.Display(true)))}");
+        }
+        if (options.ClientCertificates == ClientCertificateRequirement.None)
+        {
+            return options.CaCerts is null ? null : throw new UsageException("--ca-certs means nothing without --ssl-client-cert required or optional");
+        }
+        if (!anyHttps)
+        {
+            throw new UsageException("--ssl-client-cert needs an HTTPS listener (a certificate: --certfile and --keyfile, or --certificate)");
+        }
+        return ClientCertificatePolicy.Load(options.CaCerts);
+    }
+
+    /// <summary>The address in Kestrel's "Failed to bind to address http://127.0.0.1:8080: …", else every listener.</summary>
+    private static string FailedAddress(IOException ex, string shown)
+    {
+        System.Text.RegularExpressions.Match match = System.Text.RegularExpressions.Regex.Match(ex.Message, @"address (\S+?):?\s");
+        return match.Success ? match.Groups[1].Value : shown;
     }
 
     private static SupervisorSettings SupervisionOf(KwsgiOptions options) => new(

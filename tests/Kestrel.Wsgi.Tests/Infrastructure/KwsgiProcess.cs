@@ -134,7 +134,7 @@ public sealed partial class KwsgiProcess : IAsyncDisposable
         _process.BeginErrorReadLine();
     }
 
-    [GeneratedRegex(@"Listening on http://(?<host>\[[^\]]*\]|[^\s/:]+):(?<port>\d+)")]
+    [GeneratedRegex(@"Listening on (?:https?|h2c)://(?<host>\[[^\]]*\]|[^\s/:]+):(?<port>\d+)")]
     private static partial Regex ListeningRegex();
 
     private void OnLine(string? line, bool isStdout)
