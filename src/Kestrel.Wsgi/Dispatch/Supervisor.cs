@@ -80,7 +80,22 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
                 _slots.Add(EnlistWhenReadyAsync(slot, starts[slot], first));
             }
         }
-        await first.Task.ConfigureAwait(false);
+        try
+        {
+            await first.Task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // No worker ready and one failed: the others are killed before start-up reports it, so none outlives it.
+            _stopping.Cancel();
+            Task[] slots;
+            lock (_slots)
+            {
+                slots = _slots.ToArray();
+            }
+            await Task.WhenAll(slots).ConfigureAwait(false);
+            throw;
+        }
         if (_watch.IsNeeded)
         {
             _watching = Task.Run(WatchAsync);
