@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 
@@ -14,11 +13,9 @@ namespace Kestrel.Wsgi.Python;
 /// </summary>
 internal static class ProbeCache
 {
-    private const int Format = 1;
+    private const int Format = 2;
 
     private static readonly string[] s_variables = ["PYTHONPATH", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE", "PYTHONSAFEPATH", "PYTHONPLATLIBDIR"];
-
-    private sealed record Entry(int Format, string Executable, string Environment, Dictionary<string, long> Stamps, string Answer, string Version, string Library, string[] SysPath);
 
     public static PythonInstallation? Read(string executable)
     {
@@ -32,21 +29,28 @@ internal static class ProbeCache
             {
                 return null;
             }
-            Entry? entry = JsonSerializer.Deserialize<Entry>(File.ReadAllBytes(file));
-            if (entry is null || entry.Format != Format || entry.Executable != executable || entry.Environment != EnvironmentKey())
+            // JsonDocument, not JsonSerializer: the serializer's reflection costs the front ~6 MiB of RSS.
+            using JsonDocument document = JsonDocument.Parse(File.ReadAllBytes(file));
+            JsonElement entry = document.RootElement;
+            if (entry.GetProperty("format").GetInt32() != Format || entry.GetProperty("executable").GetString() != executable
+                || entry.GetProperty("environment").GetString() != EnvironmentKey())
             {
                 return null;
             }
-            foreach ((string path, long stamp) in entry.Stamps)
+            foreach (JsonProperty stamp in entry.GetProperty("stamps").EnumerateObject())
             {
-                if (Stamp(path) != stamp)
+                if (Stamp(stamp.Name) != stamp.Value.GetInt64())
                 {
                     return null;
                 }
             }
-            return new PythonInstallation(entry.Answer, entry.Version, entry.Library, entry.SysPath);
+            return new PythonInstallation(
+                entry.GetProperty("answer").GetString()!,
+                entry.GetProperty("version").GetString()!,
+                entry.GetProperty("library").GetString()!,
+                entry.GetProperty("path").EnumerateArray().Select(p => p.GetString()!).ToArray());
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or KeyNotFoundException or InvalidOperationException or NotSupportedException)
         {
             return null;
         }
@@ -60,16 +64,34 @@ internal static class ProbeCache
         }
         try
         {
-            var stamps = new Dictionary<string, long>();
-            foreach (string path in watched.Append(executable).Append(installation.Executable).Append(installation.Library))
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            using (var json = new Utf8JsonWriter(buffer))
             {
-                stamps[path] = Stamp(path);
+                json.WriteStartObject();
+                json.WriteNumber("format", Format);
+                json.WriteString("executable", executable);
+                json.WriteString("environment", EnvironmentKey());
+                json.WriteStartObject("stamps");
+                foreach (string path in watched.Append(executable).Append(installation.Executable).Append(installation.Library).Distinct())
+                {
+                    json.WriteNumber(path, Stamp(path));
+                }
+                json.WriteEndObject();
+                json.WriteString("answer", installation.Executable);
+                json.WriteString("version", installation.Version);
+                json.WriteString("library", installation.Library);
+                json.WriteStartArray("path");
+                foreach (string entry in installation.SysPath)
+                {
+                    json.WriteStringValue(entry);
+                }
+                json.WriteEndArray();
+                json.WriteEndObject();
             }
-            var entry = new Entry(Format, executable, EnvironmentKey(), stamps, installation.Executable, installation.Version, installation.Library, installation.SysPath.ToArray());
             Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             // Written aside and renamed: a kwsgi starting at the same moment reads the old answer or the new one.
             string temporary = $"{file}.{System.Environment.ProcessId}.tmp";
-            File.WriteAllBytes(temporary, JsonSerializer.SerializeToUtf8Bytes(entry));
+            File.WriteAllBytes(temporary, buffer.WrittenSpan.ToArray());
             File.Move(temporary, file, overwrite: true);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
@@ -106,7 +128,13 @@ internal static class ProbeCache
         {
             return null;
         }
-        string name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(executable)))[..16];
+        // FNV-1a, not SHA-256: a cryptographic hash would load OpenSSL into the front (~5 MiB of RSS) for a file name.
+        ulong hash = 14695981039346656037;
+        foreach (byte b in Encoding.UTF8.GetBytes(executable))
+        {
+            hash = (hash ^ b) * 1099511628211;
+        }
+        string name = hash.ToString("x16", System.Globalization.CultureInfo.InvariantCulture);
         return Path.Combine(root, "kwsgi", $"python-{name}.json");
     }
 }
