@@ -47,7 +47,9 @@ def tree_memory(root):
     procs = []
     for pid in bench.process_tree(root):
         rss, pss = smaps(pid)
-        procs.append(dict(pid=pid, cmd=bench.cmdline(pid)[:60], rss_kb=rss, pss_kb=pss))
+        st = bench.read_stat(pid)
+        cpu_ms = st[2] * 1000 / bench.CLK_TCK if st else 0
+        procs.append(dict(pid=pid, cmd=bench.cmdline(pid)[:60], rss_kb=rss, pss_kb=pss, cpu_ms=cpu_ms))
     return dict(rss_kb=sum(p["rss_kb"] for p in procs), pss_kb=sum(p["pss_kb"] for p in procs), procs=procs)
 
 
@@ -138,7 +140,10 @@ def main():
             pss = statistics.median(r[key]["pss_kb"] for r in ok) / 1024
             print(f"{server} {workload} x{workers} {key}: tree RSS {rss:.1f} MiB, PSS {pss:.1f} MiB (load {' '.join(load)})")
         for proc in ok[-1]["idle"]["procs"]:
-            print(f"    {proc['pid']:>7} RSS {proc['rss_kb'] / 1024:6.1f} PSS {proc['pss_kb'] / 1024:6.1f}  {proc['cmd']}")
+            print(f"    {proc['pid']:>7} RSS {proc['rss_kb'] / 1024:6.1f} PSS {proc['pss_kb'] / 1024:6.1f} "
+                  f"CPU {proc['cpu_ms']:5.0f} ms  {proc['cmd']}")
+        for proc in ok[-1]["loaded"]["procs"]:
+            print(f"    loaded {proc['pid']:>7} RSS {proc['rss_kb'] / 1024:6.1f} PSS {proc['pss_kb'] / 1024:6.1f}  {proc['cmd']}")
     else:
         sys.exit(__doc__)
 
