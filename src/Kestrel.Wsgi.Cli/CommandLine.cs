@@ -32,6 +32,7 @@ internal static class CommandLine
     private static readonly Option<int?> s_workers = new("--workers", "-w") { Description = "Worker processes, each with its own Python interpreter (default: processor count)." };
     private static readonly Option<int> s_threads = new("--threads", "-t") { Description = "Requests each worker runs at once (default 4).", DefaultValueFactory = _ => 4 };
     private static readonly Option<int?> s_pipeline = new("--pipeline") { Description = "Requests each worker may hold queued beyond the ones it runs (default 16; 0 queues only in the front)." };
+    private static readonly Option<string?> s_readyWhen = new("--ready-when") { Description = "Bind the port once one worker or all workers have loaded the app: one or all (default one; all under IIS)." };
     private static readonly Option<string?> s_python = new("--python") { Description = "Python interpreter or virtualenv folder (default: VIRTUAL_ENV, else python3 on PATH)." };
     private static readonly Option<bool> s_call = new("--call") { Description = "Call APP's attribute to get the app (an application factory)." };
     private static readonly Option<string?> s_chdir = new("--chdir") { Description = "Change to this folder before loading the app; it goes first on sys.path." };
@@ -64,7 +65,7 @@ internal static class CommandLine
     {
         var root = new RootCommand("kwsgi: a WSGI server on Kestrel with a pool of embedded-CPython worker processes. For IIS web.config files: kwsgi iis --help.")
         {
-            s_app, s_host, s_port, s_listen, s_certFile, s_keyFile, s_certificate, s_sslClientCert, s_caCerts, s_healthPath, s_workers, s_threads, s_pipeline, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
+            s_app, s_host, s_port, s_listen, s_certFile, s_keyFile, s_certificate, s_sslClientCert, s_caCerts, s_healthPath, s_workers, s_threads, s_pipeline, s_readyWhen, s_python, s_call, s_chdir, s_urlPrefix, s_gracefulTimeout, s_maxQueue, s_static, s_staticMaxAge,
             s_timeout, s_maxRequests, s_maxRequestsJitter, s_maxWorkerMemory, s_reloadFile, s_heartbeatTimeout,
             s_trustedProxy, s_trustedProxyHeaders, s_trustedProxyCount,
         };
@@ -228,6 +229,14 @@ internal static class CommandLine
         {
             throw new UsageException($"--pipeline {pipeline} must be between 0 and 1024");
         }
+        string? readyWhenGiven = parsed.GetValue(s_readyWhen);
+        ReadyWhen readyWhen = readyWhenGiven switch
+        {
+            null => ancm is not null || !string.IsNullOrEmpty(platformPort) ? ReadyWhen.All : ReadyWhen.One,
+            "one" => ReadyWhen.One,
+            "all" => ReadyWhen.All,
+            _ => throw new UsageException($"--ready-when {readyWhenGiven} must be one or all"),
+        };
         if (graceful < 0 || double.IsNaN(graceful))
         {
             throw new UsageException($"--graceful-timeout {graceful} must not be negative");
@@ -306,6 +315,7 @@ internal static class CommandLine
             Workers = workers,
             Threads = threads,
             Pipeline = pipeline,
+            ReadyWhen = readyWhen,
             Python = parsed.GetValue(s_python),
             Chdir = parsed.GetValue(s_chdir),
             UrlPrefix = urlPrefix,

@@ -17,6 +17,8 @@ public sealed class CrashLoopTests : IDisposable
         File.Copy(Path.Combine(TestPaths.AppsDir, "lifecycle.py"), AppFile);
         int port = KwsgiProcess.FreePort();
         var args = new List<string> { "--host", "127.0.0.1", "--port", port.ToString(), "--chdir", _folder, "--workers", "2", "--threads", "2" };
+        // Both workers have loaded the app before the test edits it.
+        args.AddRange(["--ready-when", "all"]);
         args.AddRange(extra);
         args.Add("editable:app");
         return await KwsgiProcess.StartAndWaitAsync(args, new Dictionary<string, string?> { ["PYTHONDONTWRITEBYTECODE"] = "1" }, port);

@@ -53,7 +53,7 @@ public sealed class TimeoutTests : IDisposable
     public async Task HungRequest_LeavesRequestsOnOtherWorkersAlone()
     {
         // One thread per worker and no pipeline: a request sent while the hung one runs must go to the other worker.
-        await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "2", "--threads", "1", "--pipeline", "0", "--timeout", "4");
+        await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "2", "--threads", "1", "--pipeline", "0", "--timeout", "4", "--ready-when", "all");
         await server.WaitForWorkersAsync(2, TimeSpan.FromSeconds(10));
         using HttpClient client = server.CreateClient(TimeSpan.FromSeconds(60));
 
@@ -76,6 +76,8 @@ public sealed class TimeoutTests : IDisposable
             using HttpResponseMessage after = await client.GetAsync("/");
             Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         }
+        // The killed worker may not have been reaped yet when its successor already runs.
+        Assert.True(await ProcInfo.WaitUntilAsync(() => !ProcInfo.IsAlive(hung.Pid), TimeSpan.FromSeconds(10)), $"worker {hung.Pid} is still alive");
         var workers = await server.WaitForWorkersAsync(2, TimeSpan.FromSeconds(10));
         Assert.DoesNotContain(hung.Pid, workers);
         Assert.Contains(other.Pid, workers);

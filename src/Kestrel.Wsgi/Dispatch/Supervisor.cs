@@ -23,8 +23,15 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
     /// <summary>Faults with a <see cref="WorkerStartupException"/> when a restarted worker could not load the app.</summary>
     public Task Failed => _failed.Task;
 
-    /// <summary>Starts every worker; throws <see cref="WorkerStartupException"/> when the app cannot be loaded.</summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts every worker; completes when all of them have loaded the app, or with <paramref name="oneIsEnough"/>
+    /// as soon as the first has (the others join the pool as they become ready). Throws
+    /// <see cref="WorkerStartupException"/> when the app cannot be loaded.
+    /// </summary>
+    public Task StartAsync(bool oneIsEnough, CancellationToken cancellationToken) =>
+        oneIsEnough ? StartFirstAsync(cancellationToken) : StartAllAsync(cancellationToken);
+
+    private async Task StartAllAsync(CancellationToken cancellationToken)
     {
         var starts = Enumerable.Range(0, launch.Workers).Select(_ => WorkerProcess.StartAsync(launch, cancellationToken)).ToArray();
         try
@@ -45,12 +52,85 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
             WorkerProcess worker = starts[slot].Result;
             Enlist(slot, worker);
             int index = slot;
-            _slots.Add(Task.Run(() => SuperviseAsync(index, worker)));
+            lock (_slots)
+            {
+                _slots.Add(Task.Run(() => SuperviseAsync(index, worker)));
+            }
         }
         if (_watch.IsNeeded)
         {
             _watching = Task.Run(WatchAsync);
         }
+    }
+
+    /// <summary>
+    /// --ready-when one: each worker joins the pool as soon as it has loaded the app, and start-up goes on after
+    /// the first. A worker that cannot load the app fails start-up if none is ready yet, and ends the server
+    /// (<see cref="Failed"/>) otherwise, as a restarted worker would.
+    /// </summary>
+    private async Task StartFirstAsync(CancellationToken cancellationToken)
+    {
+        var first = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        cancellationToken.Register(_stopping.Cancel);
+        var starts = Enumerable.Range(0, launch.Workers).Select(_ => WorkerProcess.StartAsync(launch, _stopping.Token)).ToArray();
+        lock (_slots)
+        {
+            for (int slot = 0; slot < starts.Length; slot++)
+            {
+                _slots.Add(EnlistWhenReadyAsync(slot, starts[slot], first));
+            }
+        }
+        try
+        {
+            await first.Task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // No worker ready and one failed: the others are killed before start-up reports it, so none outlives it.
+            _stopping.Cancel();
+            Task[] slots;
+            lock (_slots)
+            {
+                slots = _slots.ToArray();
+            }
+            await Task.WhenAll(slots).ConfigureAwait(false);
+            throw;
+        }
+        if (_watch.IsNeeded)
+        {
+            _watching = Task.Run(WatchAsync);
+        }
+    }
+
+    private async Task EnlistWhenReadyAsync(int slot, Task<WorkerProcess> start, TaskCompletionSource first)
+    {
+        WorkerProcess worker;
+        try
+        {
+            worker = await start.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
+        catch (Exception ex)
+        {
+            if (!first.TrySetException(ex))
+            {
+                _failed.TrySetException(ex is WorkerStartupException startup
+                    ? new WorkerStartupException($"a worker could not load the app, so kwsgi stops: {startup.Message}", startup.Details)
+                    : ex);
+            }
+            return;
+        }
+        if (_stopping.IsCancellationRequested || first.Task.IsFaulted)
+        {
+            await worker.DisposeAsync().ConfigureAwait(false);
+            return;
+        }
+        Enlist(slot, worker);
+        first.TrySetResult();
+        await SuperviseAsync(slot, worker).ConfigureAwait(false);
     }
 
     private void Enlist(int slot, WorkerProcess worker)
@@ -299,7 +379,12 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
     {
         _stopping.Cancel();
         await Task.WhenAll(pool.Workers.Select(worker => worker.StopAsync(timeout))).ConfigureAwait(false);
-        await Task.WhenAll(_slots.Concat(_retiring.Values).Append(_watching)).WaitAsync(timeout + TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        Task[] slots;
+        lock (_slots)
+        {
+            slots = _slots.ToArray();
+        }
+        await Task.WhenAll(slots.Concat(_retiring.Values).Append(_watching)).WaitAsync(timeout + TimeSpan.FromSeconds(5)).ConfigureAwait(false);
     }
 
     [LoggerMessage(1, LogLevel.Information, "Worker {Pid} ready ({Slot} of the pool).")]

@@ -63,6 +63,13 @@ public sealed record KwsgiOptions
     /// <summary>Deep enough that a busy worker runs several requests per wake-up (docs/architecture.md, Dispatch).</summary>
     public const int DefaultPipeline = 16;
 
+    /// <summary>
+    /// When the port is bound: once the first worker has loaded the app (<see cref="Hosting.ReadyWhen.One"/>, the
+    /// others join as they become ready), or once every worker has (<see cref="Hosting.ReadyWhen.All"/>, the
+    /// default under IIS, whose handlers send every request they hold as soon as the port answers).
+    /// </summary>
+    public ReadyWhen ReadyWhen { get; init; } = ReadyWhen.One;
+
     /// <summary>Interpreter or virtualenv folder; null to use VIRTUAL_ENV or PATH.</summary>
     public string? Python { get; init; }
 

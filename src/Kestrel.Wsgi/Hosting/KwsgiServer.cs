@@ -55,7 +55,7 @@ public static class KwsgiServer
         var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
         var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
-        Task workersReady = supervisor.StartAsync(CancellationToken.None);
+        Task workersReady = supervisor.StartAsync(options.ReadyWhen == ReadyWhen.One, CancellationToken.None);
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();

@@ -12,7 +12,7 @@ namespace Kestrel.Wsgi.Python;
 internal static class PythonLocator
 {
     private const string Probe = """
-import json, os, sys, sysconfig
+import json, os, site, sys, sysconfig
 v = sysconfig.get_config_var
 names = [n for n in (v("LDLIBRARY"), v("INSTSONAME")) if n and not n.endswith(".a")]
 if os.name == "nt":
@@ -24,7 +24,9 @@ if v("LIBDIR") and v("MULTIARCH"):
 found = [os.path.join(d, n) for n in names for d in dirs if os.path.isfile(os.path.join(d, n))]
 print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0],
     "library": found[0] if found else "", "shared": bool(v("Py_ENABLE_SHARED")) or os.name == "nt",
-    "path": [p for p in sys.path if p]}))
+    "path": [p for p in sys.path if p],
+    "watch": [p for p in sys.path if p] + [site.getusersitepackages(), os.path.join(os.path.dirname(sys.executable), "pyvenv.cfg"),
+        os.path.join(os.path.dirname(os.path.dirname(sys.executable)), "pyvenv.cfg")]}))
 """;
 
     public static PythonInstallation Locate(string? requested)
@@ -32,7 +34,7 @@ print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0
         string executable = requested is not null ? FromOption(requested)
             : Environment.GetEnvironmentVariable("VIRTUAL_ENV") is { Length: > 0 } venv ? InFolder(venv, "VIRTUAL_ENV")
             : OnPath() ?? throw new UsageException("no Python found: pass --python, activate a virtualenv, or put python3 on PATH");
-        return Ask(executable);
+        return ProbeCache.Read(executable) ?? Ask(executable);
     }
 
     private static string FromOption(string requested)
@@ -138,10 +140,12 @@ print(json.dumps({"executable": sys.executable, "version": sys.version.split()[0
                 ? $"{executable} (Python {version}) says it has a shared libpython, but the file is not where it says; install its libpython package"
                 : $"{executable} (Python {version}) was built without a shared libpython, which kwsgi needs to embed it; use a Python built with --enable-shared (such as Debian's python3)");
         }
-        return new PythonInstallation(
+        var installation = new PythonInstallation(
             root.GetProperty("executable").GetString() is { Length: > 0 } exe ? exe : executable,
             version,
             library,
             root.GetProperty("path").EnumerateArray().Select(p => p.GetString() ?? "").Where(p => p.Length > 0).ToArray());
+        ProbeCache.Write(executable, installation, root.GetProperty("watch").EnumerateArray().Select(p => p.GetString() ?? "").Where(p => p.Length > 0));
+        return installation;
     }
 }
