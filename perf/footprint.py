@@ -116,6 +116,8 @@ def spread(values):
 
 
 def main():
+    if len(sys.argv) < 5 or not sys.argv[4].isdigit():
+        sys.exit(__doc__)
     what, server, workload, workers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     repeats = int(sys.argv[5]) if len(sys.argv) > 5 else 3
     load = open("/proc/loadavg").read().split()[:3]
