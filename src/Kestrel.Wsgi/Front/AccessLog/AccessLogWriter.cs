@@ -68,6 +68,10 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         }
     }
 
+    /// <summary>A writer to any stream, which it does not close (unit tests).</summary>
+    internal static AccessLogWriter ForTests(Stream output, AccessLogFormat format, ILogger logger, int capacity) =>
+        new(format, output, ownsOutput: false, logger, capacity);
+
     /// <summary>Queues one line; never blocks. False (and counted) when the queue is full.</summary>
     public bool TryWrite(AccessLogEntry entry)
     {

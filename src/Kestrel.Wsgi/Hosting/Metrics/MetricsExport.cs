@@ -67,7 +67,8 @@ internal sealed class MetricsExport
             metrics.AddMeter(Meters);
             if (Endpoint is not null)
             {
-                metrics.AddPrometheusExporter();
+                // Every scrape sees the values of that moment (the exporter caches a scrape 300 ms by default).
+                metrics.AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0);
             }
             if (Otlp)
             {
