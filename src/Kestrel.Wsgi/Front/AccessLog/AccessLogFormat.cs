@@ -143,10 +143,7 @@ internal sealed class AccessLogFormat
                 case 'h': line.Append(entry.ClientAddress?.ToString() ?? "-"); break;
                 case 'l': line.Append('-'); break;
                 case 'u': AppendEscaped(line, BasicUser(entry.Authorization)); break;
-                case 't':
-                    DateTimeOffset local = entry.Start.ToLocalTime();
-                    line.Append(local.ToString("[dd/MMM/yyyy:HH:mm:ss ", CultureInfo.InvariantCulture)).Append(Offset(local)).Append(']');
-                    break;
+                case 't': line.Append(CommonLogTime(entry.Start)); break;
                 case 'r': AppendEscaped(line, entry.Method); line.Append(' '); AppendEscaped(line, entry.RawTarget); line.Append(' '); AppendEscaped(line, entry.Protocol); break;
                 case 'm': AppendEscaped(line, entry.Method); break;
                 case 'U': AppendEscaped(line, PathOf(entry.RawTarget)); break;
@@ -168,6 +165,21 @@ internal sealed class AccessLogFormat
             }
         }
         line.Append('\n');
+    }
+
+    [ThreadStatic]
+    private static (long Second, string Text) t_time;
+
+    /// <summary><c>[06/Dec/2026:02:49:51 +0000]</c> in local time; made once a second (only the writer's thread calls it).</summary>
+    private static string CommonLogTime(DateTimeOffset start)
+    {
+        long second = start.UtcTicks / TimeSpan.TicksPerSecond;
+        if (t_time.Second != second || t_time.Text is null)
+        {
+            DateTimeOffset local = start.ToLocalTime();
+            t_time = (second, local.ToString("[dd/MMM/yyyy:HH:mm:ss ", CultureInfo.InvariantCulture) + Offset(local) + "]");
+        }
+        return t_time.Text;
     }
 
     private static string Offset(DateTimeOffset time)

@@ -83,47 +83,51 @@ internal sealed partial class AccessLogWriter : IAsyncDisposable
         return false;
     }
 
+    /// <summary>
+    /// How long lines gather before the writer looks again. The writer waking for every line would cost a thread
+    /// wake-up per request (docs/channel.md, The hops); this way it is one per batch, and an idle server none.
+    /// </summary>
+    private static readonly TimeSpan s_batchDelay = TimeSpan.FromMilliseconds(50);
+
     private async Task WriteLoopAsync()
     {
         var line = new StringBuilder(256);
         var batch = new MemoryStream(64 * 1024);
+        char[] chars = new char[1024];
         long nextReport = Environment.TickCount64 + (long)s_dropReportPeriod.TotalMilliseconds;
         ChannelReader<AccessLogEntry> reader = _queue.Reader;
-        while (true)
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            bool more;
-            try
-            {
-                using var tick = new CancellationTokenSource(s_dropReportPeriod);
-                more = await reader.WaitToReadAsync(tick.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                more = true;
-            }
             while (reader.TryRead(out AccessLogEntry? entry))
             {
                 line.Clear();
                 _format.Write(entry, line);
-                byte[] bytes = Encoding.UTF8.GetBytes(line.ToString());
-                batch.Write(bytes);
-                // Whole lines only, so lines never interleave with another writer's on the same stream.
-                if (batch.Length >= 60 * 1024)
+                if (chars.Length < line.Length)
+                {
+                    chars = new char[line.Length * 2];
+                }
+                line.CopyTo(0, chars, 0, line.Length);
+                int size = Encoding.UTF8.GetMaxByteCount(line.Length);
+                if (batch.Capacity - batch.Length < size)
                 {
                     Flush(batch);
+                    batch.Capacity = Math.Max(batch.Capacity, size);
                 }
+                int at = (int)batch.Length;
+                batch.SetLength(at + size);
+                int written = Encoding.UTF8.GetBytes(chars, 0, line.Length, batch.GetBuffer(), at);
+                batch.SetLength(at + written);
             }
+            // Whole lines only, so lines never interleave with another writer's on the same stream.
             Flush(batch);
-            if (Environment.TickCount64 >= nextReport || !more)
+            if (Environment.TickCount64 >= nextReport)
             {
                 nextReport = Environment.TickCount64 + (long)s_dropReportPeriod.TotalMilliseconds;
                 ReportDrops();
             }
-            if (!more)
-            {
-                return;
-            }
+            await Task.Delay(s_batchDelay).ConfigureAwait(false);
         }
+        ReportDrops();
     }
 
     private void Flush(MemoryStream batch)
