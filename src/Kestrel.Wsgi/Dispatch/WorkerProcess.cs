@@ -45,6 +45,10 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
         try
         {
             process = Process.Start(launch.CreateStartInfo(listener.Address)) ?? throw new InvalidOperationException("The worker process did not start.");
+            if (launch.OutputLogger is { } outputLogger)
+            {
+                WorkerOutput.Start(process, outputLogger);
+            }
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(s_startupTimeout);
             Task<Stream> accept = listener.AcceptAsync(timeout.Token);

@@ -62,7 +62,10 @@ public static class KwsgiServer
         await using AccessLogWriter? accessLog = options.AccessLog is null ? null
             : AccessLogWriter.Open(options.AccessLog, AccessLogFormat.Parse(options.AccessLogFormat), loggerFactory.CreateLogger("Kestrel.Wsgi.Front.AccessLog"));
         MetricsExport? metrics = MetricsExport.From(options, port);
-        var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
+        var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory())
+        {
+            OutputLogger = loggerFactory.CreateLogger("Kestrel.Wsgi.Worker"),
+        };
         var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
         Task workersReady = supervisor.StartAsync(CancellationToken.None);
