@@ -57,6 +57,23 @@ public sealed class LogStreamTests
     }
 
     [Fact]
+    public async Task Traceback_InText_EveryLineTagged()
+    {
+        await using var server = await KwsgiProcess.StartAsync("chatty:app", "--workers", "1");
+        int pid = server.WorkerPids().Single();
+        using HttpResponseMessage response = await server.Client.GetAsync("/raise");
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.True(await server.WaitForOutputAsync("RuntimeError: boom", TimeSpan.FromSeconds(10)), server.Describe());
+        string[] lines = server.Stdout.Split('\n');
+        string boom = lines.Single(l => l.Contains("RuntimeError: boom", StringComparison.Ordinal));
+        string requestId = boom[(boom.LastIndexOf(' ') + 1)..];
+        string tag = $"Worker {pid} request {requestId} stderr: ";
+        Assert.Contains(tag + "RuntimeError: boom " + requestId, boom, StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.Contains(tag + "Traceback (most recent call last):", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains(tag + "kwsgi: error in the app serving GET /raise", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task LogLevel_Warning_HidesInformation()
     {
         await using var server = await KwsgiProcess.StartAsync("chatty:app", "--workers", "1", "--log-level", "warning");

@@ -12,6 +12,9 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
     /// </summary>
     public Microsoft.Extensions.Logging.ILogger? OutputLogger { get; init; }
 
+    /// <summary>Log the workers' output one entry per line (the text log) rather than one per write (JSON).</summary>
+    public bool OutputSplitLines { get; init; }
+
     public ProcessStartInfo CreateStartInfo(Channel.ChannelAddress channel)
     {
         var info = new ProcessStartInfo

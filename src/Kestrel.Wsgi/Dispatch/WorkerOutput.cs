@@ -19,17 +19,22 @@ internal sealed partial class WorkerOutput
 
     private readonly ILogger _logger;
     private readonly int _pid;
+    private readonly bool _splitLines;
 
-    private WorkerOutput(ILogger logger, int pid)
+    private WorkerOutput(ILogger logger, int pid, bool splitLines)
     {
         _logger = logger;
         _pid = pid;
+        _splitLines = splitLines;
     }
 
-    /// <summary>Reads both of the process's redirected streams until it closes them.</summary>
-    public static void Start(Process process, ILogger logger)
+    /// <summary>
+    /// Reads both of the process's redirected streams until it closes them. <paramref name="splitLines"/>: one entry per
+    /// line (the text log, whose one-line format would otherwise run a traceback's lines together), else one per record.
+    /// </summary>
+    public static void Start(Process process, ILogger logger, bool splitLines)
     {
-        var output = new WorkerOutput(logger, process.Id);
+        var output = new WorkerOutput(logger, process.Id, splitLines);
         _ = Task.Run(() => output.PumpAsync(process.StandardOutput, "stdout"));
         _ = Task.Run(() => output.PumpAsync(process.StandardError, "stderr"));
     }
@@ -64,6 +69,19 @@ internal sealed partial class WorkerOutput
             }
         }
         requestId ??= "-";
+        if (_splitLines && text.Contains('\n'))
+        {
+            foreach (string part in text.Split('\n'))
+            {
+                Log(stream, requestId, part);
+            }
+            return;
+        }
+        Log(stream, requestId, text);
+    }
+
+    private void Log(string stream, string requestId, string text)
+    {
         if (stream == "stderr")
         {
             LogStderr(_pid, requestId, text);

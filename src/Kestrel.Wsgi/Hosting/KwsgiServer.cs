@@ -65,6 +65,7 @@ public static class KwsgiServer
         var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory())
         {
             OutputLogger = loggerFactory.CreateLogger("Kestrel.Wsgi.Worker"),
+            OutputSplitLines = !options.LogJson,
         };
         var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
@@ -140,7 +141,7 @@ internal sealed class AccessLogFormat
             }
             switch (segment.Atom)
             {
-                case 'h': line.Append(entry.ClientAddress?.ToString() ?? "-"); break;
+                case 'h': line.Append(AddressText(entry.ClientAddress) ?? "-"); break;
                 case 'l': line.Append('-'); break;
                 case 'u': AppendEscaped(line, BasicUser(entry.Authorization)); break;
                 case 't': line.Append(CommonLogTime(entry.Start)); break;
@@ -169,6 +170,23 @@ internal sealed class AccessLogFormat
 
     [ThreadStatic]
     private static (long Second, string Text) t_time;
+
+    [ThreadStatic]
+    private static (IPAddress? Address, string? Text) t_address;
+
+    /// <summary>The client's address as text, remembered for the next line (usually the same few clients, or one proxy).</summary>
+    private static string? AddressText(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return null;
+        }
+        if (!address.Equals(t_address.Address))
+        {
+            t_address = (address, address.ToString());
+        }
+        return t_address.Text;
+    }
 
     /// <summary><c>[06/Dec/2026:02:49:51 +0000]</c> in local time; made once a second (only the writer's thread calls it).</summary>
     private static string CommonLogTime(DateTimeOffset start)
@@ -260,12 +278,16 @@ internal sealed class AccessLogFormat
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_json;
 
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_jsonWriter;
+
     /// <summary>One JSON object with OpenTelemetry's semantic-convention names (HTTP server spans and metrics).</summary>
     private static void WriteJson(AccessLogEntry entry, StringBuilder line)
     {
         ArrayBufferWriter<byte> buffer = t_json ??= new ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
-        using (var json = new Utf8JsonWriter(buffer, s_jsonOptions))
+        Utf8JsonWriter json = t_jsonWriter ??= new Utf8JsonWriter(buffer, s_jsonOptions);
+        json.Reset(buffer);
         {
             json.WriteStartObject();
             json.WriteString("timestamp", entry.Start.ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss.ffffff'Z'", CultureInfo.InvariantCulture));
@@ -290,7 +312,7 @@ internal sealed class AccessLogFormat
             }
             json.WriteNumber("http.response.status_code", entry.Status);
             json.WriteNumber("http.response.body.size", entry.BodyBytes);
-            json.WriteString("client.address", entry.ClientAddress?.ToString());
+            json.WriteString("client.address", AddressText(entry.ClientAddress));
             json.WriteNumber("client.port", entry.ClientPort);
             if (entry.UserAgent is not null)
             {
@@ -310,6 +332,7 @@ internal sealed class AccessLogFormat
                 json.WriteString("http.request.id", entry.RequestId);
             }
             json.WriteEndObject();
+            json.Flush();
         }
         line.Append(Encoding.UTF8.GetString(buffer.WrittenSpan)).Append('\n');
     }
