@@ -161,6 +161,39 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task OtlpEndpoint_Set_PushesMetrics()
+    {
+        // A stand-in collector: OTLP over HTTP posts protobuf to /v1/metrics.
+        int collectorPort = KwsgiProcess.FreePort();
+        using var collector = new HttpListener();
+        collector.Prefixes.Add($"http://127.0.0.1:{collectorPort}/");
+        collector.Start();
+        Task<HttpListenerContext> posted = collector.GetContextAsync();
+        await using var server = await KwsgiProcess.StartAndWaitAsync(
+            ["--host", "127.0.0.1", "--port", KwsgiProcess.FreePort().ToString(CultureInfo.InvariantCulture), "--chdir", TestPaths.AppsDir, "--workers", "1", "hello:app"],
+            new Dictionary<string, string?>
+            {
+                ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{collectorPort}",
+                ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+                ["OTEL_METRIC_EXPORT_INTERVAL"] = "500",
+            },
+            expectedPort: null);
+        using (HttpResponseMessage response = await server.Client.GetAsync("/"))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        Assert.True(await Task.WhenAny(posted, Task.Delay(TimeSpan.FromSeconds(20))) == posted, $"no OTLP export within 20 s\n{server.Describe()}");
+        HttpListenerContext export = await posted;
+        Assert.Equal("POST", export.Request.HttpMethod);
+        Assert.Equal("/v1/metrics", export.Request.Url!.AbsolutePath);
+        Assert.Equal("application/x-protobuf", export.Request.ContentType);
+        export.Response.StatusCode = 200;
+        export.Response.Close();
+        // No scrape listener was asked for.
+        Assert.DoesNotContain("Metrics on", server.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Off_ByDefault_AndNeverOnTheAppsPort()
     {
         int port = KwsgiProcess.FreePort();
