@@ -48,6 +48,8 @@ internal static class RequestHeadWriter
         string serverName = request.Host.HasValue ? request.Host.Host : FormatAddress(connection.LocalIpAddress);
         Pair(output, "SERVER_NAME", serverName.StartsWith('[') ? serverName.Trim('[', ']') : serverName, ref pairs);
         Pair(output, "SERVER_PORT", connection.LocalPort.ToString(System.Globalization.CultureInfo.InvariantCulture), ref pairs);
+        // The id the access log and the worker's output are tagged with (docs/observability.md).
+        Pair(output, "kwsgi.request_id", context.TraceIdentifier, ref pairs);
         if (decodedBodyLength is long bodyLength)
         {
             Pair(output, "CONTENT_LENGTH", bodyLength.ToString(System.Globalization.CultureInfo.InvariantCulture), ref pairs);

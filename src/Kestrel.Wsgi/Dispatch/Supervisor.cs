@@ -180,6 +180,7 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
                 _current[slot] = successor;
                 pool.Replace(slot, worker, successor);
                 LogRecycled(worker.ProcessId, successor.ProcessId, slot + 1, recycle.Result);
+                Hosting.Metrics.KwsgiMetrics.CountRestart(recycle.Result);
                 _retiring[worker] = RetireAsync(worker, running);
                 worker.RecycleDone(replaced: true);
                 worker = successor;
@@ -208,11 +209,13 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
             if (worker.KilledBecause is string reason)
             {
                 LogWorkerKilled(pid, reason);
+                Hosting.Metrics.KwsgiMetrics.CountRestart(reason);
                 backoff = TimeSpan.Zero; // it was made to die; nothing says a new one would
             }
             else
             {
                 LogWorkerExited(pid, code);
+                Hosting.Metrics.KwsgiMetrics.CountRestart(null);
                 // A worker that ran a while is replaced at once; one that keeps dying young, with growing pauses.
                 backoff = DateTime.UtcNow - started > TimeSpan.FromSeconds(10) ? TimeSpan.Zero : Longer(backoff);
             }
@@ -227,6 +230,18 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
             Enlist(slot, worker);
             running = worker.RunAsync();
         }
+    }
+
+    /// <summary>Workers by state (a metric): ready in the pool, starting (a slot waiting for its worker), retiring.</summary>
+    public System.Diagnostics.Metrics.Measurement<int>[] WorkerStates()
+    {
+        int ready = _current.Count(w => w is not null);
+        return
+        [
+            new(ready, new KeyValuePair<string, object?>("state", "ready")),
+            new(_current.Length - ready, new KeyValuePair<string, object?>("state", "starting")),
+            new(_retiring.Count, new KeyValuePair<string, object?>("state", "retiring")),
+        ];
     }
 
     private static TimeSpan Longer(TimeSpan backoff) => TimeSpan.FromMilliseconds(Math.Min(5000, Math.Max(100, backoff.TotalMilliseconds * 2)));

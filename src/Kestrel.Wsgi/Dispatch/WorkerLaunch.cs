@@ -6,6 +6,15 @@ namespace Kestrel.Wsgi.Dispatch;
 /// <summary>How to start a worker process: this same executable in its hidden worker mode.</summary>
 internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool CallFactory, int Threads, int Workers, string WorkingDirectory)
 {
+    /// <summary>
+    /// Where the workers' stdout and stderr go: the front's log, tagged with pid and request id (<see cref="WorkerOutput"/>);
+    /// null: the workers write to the front's own stdout and stderr, untagged.
+    /// </summary>
+    public Microsoft.Extensions.Logging.ILogger? OutputLogger { get; init; }
+
+    /// <summary>Log the workers' output one entry per line (the text log) rather than one per write (JSON).</summary>
+    public bool OutputSplitLines { get; init; }
+
     public ProcessStartInfo CreateStartInfo(Channel.ChannelAddress channel)
     {
         var info = new ProcessStartInfo
@@ -65,6 +74,12 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
         if (Environment.GetEnvironmentVariable("DOTNET_EnableDiagnostics") is null)
         {
             info.Environment["DOTNET_EnableDiagnostics"] = "0";
+        }
+        if (OutputLogger is not null)
+        {
+            info.RedirectStandardOutput = true;
+            info.RedirectStandardError = true;
+            info.Environment[WorkerOutput.TagVariable] = "1";
         }
         // Output the app prints reaches the log at once, not when a buffer fills.
         if (Environment.GetEnvironmentVariable("PYTHONUNBUFFERED") is null)

@@ -136,6 +136,29 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         }
     }
 
+    /// <summary>Requests waiting for a place (a metric).</summary>
+    public int Queued
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _waiting.Count;
+            }
+        }
+    }
+
+    /// <summary>Requests in flight on each worker in the pool, labelled with its process id (a metric).</summary>
+    public System.Diagnostics.Metrics.Measurement<int>[] InFlightByWorker()
+    {
+        lock (_lock)
+        {
+            return _workers.OfType<WorkerProcess>()
+                .Select(w => new System.Diagnostics.Metrics.Measurement<int>(w.InFlight, new KeyValuePair<string, object?>("process.pid", w.ProcessId)))
+                .ToArray();
+        }
+    }
+
     private WorkerProcess? PickLocked()
     {
         WorkerProcess? best = null;

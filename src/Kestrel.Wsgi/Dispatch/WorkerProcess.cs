@@ -46,6 +46,10 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
         {
             process = Process.Start(launch.CreateStartInfo(listener.Address)) ?? throw new InvalidOperationException("The worker process did not start.");
             listener.Watch(process);
+            if (launch.OutputLogger is { } outputLogger)
+            {
+                WorkerOutput.Start(process, outputLogger, launch.OutputSplitLines);
+            }
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(s_startupTimeout);
             Task<Stream> accept = listener.AcceptAsync(timeout.Token);

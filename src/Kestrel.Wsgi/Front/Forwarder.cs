@@ -504,7 +504,7 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
             case ForwardError.RequestRejected: LogRequestRejected(detail); break;
             case ForwardError.OutsidePrefix: LogOutsidePrefix(); break;
             case ForwardError.BodyRejected: LogBodyRejected(detail); break;
-            case ForwardError.Overloaded: LogOverloaded(); break;
+            case ForwardError.Overloaded: Hosting.Metrics.KwsgiMetrics.Refused.Add(1); LogOverloaded(); break;
             case ForwardError.WorkerLost: LogWorkerLost(); break;
             case ForwardError.TimedOut: LogTimedOut(); break;
             case ForwardError.AppFailedAfterHead: LogAppFailedAfterHead(); break;

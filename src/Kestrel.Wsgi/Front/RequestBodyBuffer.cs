@@ -61,7 +61,11 @@ internal sealed class RequestBodyBuffer : IDisposable
                     }
                     continue;
                 }
-                file ??= CreateSpoolFile(folder);
+                if (file is null)
+                {
+                    file = CreateSpoolFile(folder);
+                    Hosting.Metrics.KwsgiMetrics.BodiesSpooled.Add(1);
+                }
                 segments ??= [];
                 segments.Clear();
                 foreach (ReadOnlyMemory<byte> segment in buffer)

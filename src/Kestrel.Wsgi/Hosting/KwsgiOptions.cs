@@ -160,4 +160,21 @@ public sealed record KwsgiOptions
 
     /// <summary>Folder for request bodies and unread responses spooled to disk; null for the system temp folder.</summary>
     public string? TmpDir { get; init; }
+
+    // Observability (docs/observability.md).
+
+    /// <summary>Where the access log goes: a file (appended to) or <c>-</c> for stdout; null: no access log (waitress's default).</summary>
+    public string? AccessLog { get; init; }
+
+    /// <summary>gunicorn-style <c>%(h)s</c> atoms, or <c>json</c>; null: Apache's combined format.</summary>
+    public string? AccessLogFormat { get; init; }
+
+    /// <summary>ADDR:PORT of a separate listener serving Prometheus text at /metrics; null: no metrics.</summary>
+    public string? MetricsListen { get; init; }
+
+    /// <summary>Least severe log level written: trace, debug, info, warning, error, critical.</summary>
+    public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+
+    /// <summary>Log lines as text (one line each) or as JSON objects.</summary>
+    public bool LogJson { get; init; }
 }

@@ -1,7 +1,9 @@
 using System.Net.Sockets;
 using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
+using Kestrel.Wsgi.Front.AccessLog;
 using Kestrel.Wsgi.Front.StaticFiles;
+using Kestrel.Wsgi.Hosting.Metrics;
 using Kestrel.Wsgi.Python;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -51,8 +53,15 @@ public static class KwsgiServer
 
         // The workers start first and load the app while the front builds its host: the slowest part of
         // start-up (interpreter and app import) overlaps the rest.
-        using ILoggerFactory loggerFactory = LoggerFactory.Create(ConfigureLogging);
-        var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory());
+        using ILoggerFactory loggerFactory = LoggerFactory.Create(logging => ConfigureLogging(logging, options));
+        await using AccessLogWriter? accessLog = options.AccessLog is null ? null
+            : AccessLogWriter.Open(options.AccessLog, AccessLogFormat.Parse(options.AccessLogFormat), loggerFactory.CreateLogger("Kestrel.Wsgi.Front.AccessLog"));
+        MetricsExport? metrics = MetricsExport.From(options, listeners.Select(listener => listener.Port));
+        var launch = new WorkerLaunch(python, options.App, options.CallFactory, options.Threads, options.Workers, Directory.GetCurrentDirectory())
+        {
+            OutputLogger = loggerFactory.CreateLogger("Kestrel.Wsgi.Worker"),
+            OutputSplitLines = !options.LogJson,
+        };
         var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
         Task workersReady = supervisor.StartAsync(options.ReadyWhen == ReadyWhen.One, CancellationToken.None);
@@ -70,6 +79,7 @@ public static class KwsgiServer
             // RFC 9112 3.2.2: an absolute-form target's authority replaces Host (Kestrel's default is a 400).
             kestrel.AllowHostHeaderOverride = true;
             KestrelListeners.Apply(kestrel, listeners, certificate, options.ClientCertificates, clientPolicy);
+            metrics?.Listen(kestrel);
             KestrelLimits.Apply(kestrel.Limits, options);
             // PEP 3333: header bytes are latin-1, both ways (and Content-Length digits only, RFC 9110 8.6).
             kestrel.RequestHeaderEncodingSelector = RequestHeaderEncoding.Select;
@@ -91,6 +101,7 @@ public static class KwsgiServer
         builder.Services.AddSingleton<StaticFileLoader>();
         builder.Services.AddSingleton<StaticFileCache>();
         builder.Services.AddSingleton<StaticFileHandler>();
+        metrics?.AddServices(builder.Services, pool, supervisor, accessLog);
         if (options.Ancm is not null)
         {
             AncmHosting.Configure(builder, options.Ancm);
@@ -98,6 +109,12 @@ public static class KwsgiServer
 
         await using WebApplication app = builder.Build();
         Forwarder handler = app.Services.GetRequiredService<Forwarder>();
+        // Scrapes are answered before the access log and never reach the app.
+        metrics?.UseScrapeEndpoint(app);
+        if (accessLog is not null)
+        {
+            app.Use(new AccessLogMiddleware(accessLog).InvokeAsync);
+        }
         if (options.Ancm is not null)
         {
             app.Use(AncmHosting.HideTokenAsync);
@@ -156,7 +173,12 @@ public static class KwsgiServer
             }
             // Before the line that says the server is up: a SIGHUP sent as soon as it is read must not be lost.
             await using var reloads = new ReloadTriggers(supervisor, options.ReloadFile);
+            if (metrics?.Endpoint is { } scrape)
+            {
+                Console.Out.WriteLine($"kwsgi: Metrics on http://{scrape}{MetricsEndpoint.Path}");
+            }
             Console.Out.WriteLine($"kwsgi: Listening on {shown} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
+
             Console.Out.Flush();
             // A worker that can no longer load the app ends the server like a stop signal, then is reported.
             if (await Task.WhenAny(app.WaitForShutdownAsync(), supervisor.Failed).ConfigureAwait(false) == supervisor.Failed)
@@ -249,19 +271,31 @@ public static class KwsgiServer
         }
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging)
+    private static void ConfigureLogging(ILoggingBuilder logging, KwsgiOptions options)
     {
-        logging.AddSimpleConsole(console =>
+        if (options.LogJson)
         {
-            // IIS writes stdout to stdoutLogFile: plain lines there, colours only on a terminal.
-            console.ColorBehavior = Console.IsOutputRedirected ? LoggerColorBehavior.Disabled : LoggerColorBehavior.Default;
-            console.SingleLine = true;
-            console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
-        });
+            logging.AddJsonConsole(console =>
+            {
+                console.TimestampFormat = "yyyy-MM-dd'T'HH:mm:ss.fff'Z'";
+                console.UseUtcTimestamp = true;
+                console.IncludeScopes = true;
+            });
+        }
+        else
+        {
+            logging.AddSimpleConsole(console =>
+            {
+                // IIS writes stdout to stdoutLogFile: plain lines there, colours only on a terminal.
+                console.ColorBehavior = Console.IsOutputRedirected ? LoggerColorBehavior.Disabled : LoggerColorBehavior.Default;
+                console.SingleLine = true;
+                console.TimestampFormat = "yyyy-MM-dd HH:mm:ss ";
+            });
+        }
         // I/O threads run requests inline (InlineIo): a flood of log lines must drop some, never block one.
         logging.Services.Configure<ConsoleLoggerOptions>(console => console.QueueFullMode = ConsoleLoggerQueueFullMode.DropWrite);
-        logging.SetMinimumLevel(LogLevel.Information);
-        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.SetMinimumLevel(options.LogLevel);
+        logging.AddFilter("Microsoft", options.LogLevel > LogLevel.Warning ? options.LogLevel : LogLevel.Warning);
         // Its logger being on at all makes ASP.NET Core start an Activity per request; it logs only request
         // start/finish (Information/Debug), which kwsgi does not show.
         logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);

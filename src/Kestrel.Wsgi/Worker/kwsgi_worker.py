@@ -8,6 +8,7 @@ import importlib
 import os
 import stat
 import sys
+import threading
 import traceback
 
 SERVER_SOFTWARE = "kwsgi"
@@ -123,8 +124,65 @@ def _a(value):
     return ("an " if name[:1] in "aeiou" else "a ") + name
 
 
+# ---------------------------------------------------------------- output
+
+# The request each thread is serving, for the tag on what it prints.
+_current = threading.local()
+_current.id = ""
+
+# Set by the front when it reads the worker's stdout/stderr into its own log (docs/observability.md).
+_TAG_VARIABLE = "KWSGI_TAGGED_OUTPUT"
+
+
+class TaggedOutput:
+    """sys.stdout/sys.stderr for a worker whose output the front logs: each write that ends a line goes out as one
+    record, US + request id + US + text, newlines inside it as RS, so a traceback stays one log entry tagged with
+    the request that printed it. Text without a final newline waits (per thread) for the rest of its line."""
+
+    def __init__(self, raw):
+        self._raw = raw
+        self._pending = threading.local()
+
+    def write(self, text):
+        if type(text) is not str:
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        pending = getattr(self._pending, "text", "") + text
+        if not pending.endswith("\n"):
+            self._pending.text = pending
+            return len(text)
+        self._pending.text = ""
+        self._emit(pending[:-1])
+        return len(text)
+
+    def _emit(self, text):
+        self._raw.write("\x1f" + getattr(_current, "id", "") + "\x1f" + text.replace("\n", "\x1e") + "\n")
+        self._raw.flush()
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        pending = getattr(self._pending, "text", "")
+        if pending:
+            self._pending.text = ""
+            self._emit(pending)
+        self._raw.flush()
+
+    def __getattr__(self, name):
+        # encoding, errors, fileno, isatty, buffer, ...: the real stream's.
+        return getattr(self._raw, name)
+
+
+def tag_output():
+    if os.environ.pop(_TAG_VARIABLE, None) == "1" and not isinstance(sys.stderr, TaggedOutput):
+        sys.stdout = TaggedOutput(sys.stdout)
+        sys.stderr = TaggedOutput(sys.stderr)
+
+
 def configure(app, multithread, multiprocess):
     global _app, _base_environ
+    tag_output()
     _app = app
     _base_environ = {
         "wsgi.version": (1, 0),
@@ -427,6 +485,7 @@ def _environ(base, request_id, head, no_body):
 
 def _handle(app, base, request_id, head, no_body):
     environ = _environ(base, request_id, head, no_body)
+    _current.id = environ.get("kwsgi.request_id", "")
     response = Response(request_id)
     result = None
     try:
@@ -491,6 +550,7 @@ def _handle(app, base, request_id, head, no_body):
                 close()
             except BaseException:
                 _log("kwsgi: error in the app's close()")
+        _current.id = ""
 
 
 def _abort_quietly(request_id):
