@@ -45,7 +45,7 @@ internal sealed class MetricsExport
         IPEndPoint? endpoint = options.MetricsListen is null ? null : MetricsEndpoint.Parse(options.MetricsListen);
         if (endpoint is not null && appPorts.Contains(endpoint.Port))
         {
-            throw new UsageException($"--metrics-listen {options.MetricsListen} must not use an app port ({endpoint.Port})");
+            throw new UsageException($"--metrics-listen {options.MetricsListen} must not use the app's port {endpoint.Port}");
         }
         bool otlp = !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(OtlpEndpointVariable));
         return endpoint is null && !otlp ? null : new MetricsExport(endpoint, otlp);
