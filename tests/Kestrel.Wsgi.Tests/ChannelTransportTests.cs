@@ -175,4 +175,18 @@ public abstract class ChannelTransportTests(string transport) : IDisposable
             $"workers still alive after SIGKILL of the front: {string.Join(",", workers.Where(ProcInfo.IsAlive))}");
         AssertNoChannelLeft(server);
     }
+
+    [Fact]
+    public async Task Sigkill_OfTheFront_WhileAWorkerImportsTheApp_TakesItDown()
+    {
+        int port = KwsgiProcess.FreePort();
+        string[] args = ["--host", "127.0.0.1", "--port", port.ToString(), "--chdir", TestPaths.AppsDir, "--workers", "1", "slowimport:app"];
+        await using var server = KwsgiProcess.Launch(args, Temp.Environment(("KWSGI_CHANNEL", transport), ("IMPORT_SECONDS", "4")));
+        int worker = Assert.Single(await server.WaitForWorkersAsync(1, TimeSpan.FromSeconds(10)));
+        await Task.Delay(500); // the worker has connected its channel and is importing the app
+        Assert.True(server.SendSignal(ProcInfo.SIGKILL));
+        // The import takes 4 s; a worker that noticed its front only once loaded would finish it and live on.
+        Assert.True(await ProcInfo.WaitUntilAsync(() => !ProcInfo.IsAlive(worker), TimeSpan.FromSeconds(10), 50),
+            $"worker {worker} still alive after SIGKILL of the front during start-up");
+    }
 }

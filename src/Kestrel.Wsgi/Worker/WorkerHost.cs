@@ -14,6 +14,8 @@ public static class WorkerHost
     /// <summary>Runs the hidden <c>kwsgi worker …</c> mode; returns the process exit code.</summary>
     public static int Run(IReadOnlyList<string> args)
     {
+        // Read before anything else: the front is alive until the channel below connects, so this is its pid.
+        int parent = OperatingSystem.IsWindows() ? 0 : getppid();
         WorkerSettings settings;
         try
         {
@@ -35,6 +37,9 @@ public static class WorkerHost
 
         using ChannelConnection connection = ChannelConnection.Connect(ChannelAddress.Parse(settings.Channel));
         var channel = new WorkerChannel(connection, frontGone: () => Exit(0));
+        // From now on, not only once the app is loaded: a front that dies while the app imports must take this worker
+        // with it (a shared-memory channel does not fail the Ready frame's send the way a socket does).
+        WatchFront(settings.FrontProcessId, parent);
 
         List<Thread> threads;
         PyObject module;
@@ -54,7 +59,6 @@ public static class WorkerHost
         channel.Send(FrameType.Ready, FrameFlags.None, 0, default);
 
         Heartbeat.Start(channel);
-        WatchFront(settings.FrontProcessId);
 
         foreach (Thread thread in threads)
         {
@@ -88,7 +92,7 @@ public static class WorkerHost
     /// Exits when the front is gone even if no thread is reading the channel (every thread busy in the
     /// app), so no worker outlives its front.
     /// </summary>
-    private static void WatchFront(int frontProcessId)
+    private static void WatchFront(int frontProcessId, int parent)
     {
         Action watch;
         if (OperatingSystem.IsWindows())
@@ -113,7 +117,6 @@ public static class WorkerHost
         }
         else
         {
-            int parent = getppid();
             watch = () =>
             {
                 while (getppid() == parent)
