@@ -1322,8 +1322,8 @@ def uwsgi_ref(summ, wl, key="rps"):
 
 
 def targets(summ, extras, meta):
-    """Issue 11's targets where it sets one (hello, Flask, Django, upload, mixed, CPU per request), the earlier
-    issues' otherwise (stream, static, memory, start-up). A ratio target is met when the ratio of the medians
+    """The current performance targets (hello, Flask, Django, upload, mixed, CPU per request), and the earlier
+    ones otherwise (stream, static, memory, start-up). A ratio target is met when the ratio of the medians
     meets it; 'borderline' when the median meets it but not every repeat's own ratio does."""
     rows = []
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Footprint of a server tree (issue 15): memory (RSS and PSS) and start-up to the first 200.
+"""Footprint of a server tree: memory (RSS and PSS) and start-up to the first 200.
 
   perf/footprint.py mem SERVER WORKLOAD WORKERS [REPEATS]     tree RSS/PSS, idle and after 2000 requests
   perf/footprint.py startup SERVER WORKLOAD WORKERS [REPEATS]  process start to first 200, min/median/max

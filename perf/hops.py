@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CPU time and context switches per request, per process and per thread, under a fixed wrk load.
 
-Starts kwsgi on perf/apps (hello by default) with 1 worker and 1 thread (issue 11's set-up), runs
+Starts kwsgi on perf/apps (hello by default) with 1 worker and 1 thread, runs
 `wrk -t1 -c64` for DURATION seconds after a warm-up, and reads /proc before and after: utime+stime of
 the front and the worker, and every thread's voluntary (it slept: a wake-up) and involuntary (it was
 preempted) context switches, each divided by the requests wrk completed. The thread names come from

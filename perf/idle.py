@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 11's idle targets: CPU used by kwsgi's whole tree (4 workers) over 20 s with no traffic, and the time to
+"""The idle targets: CPU used by kwsgi's whole tree (4 workers) over 20 s with no traffic, and the time to
 answer a first request (on a new connection) after 10 s idle, three times.
 
     perf/idle.py [socket|shm|pipe]      KWSGI=path/to/kwsgi (default: the Release build)
