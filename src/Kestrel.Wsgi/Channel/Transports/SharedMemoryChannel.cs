@@ -128,9 +128,7 @@ internal sealed unsafe class SharedMemoryChannel : IDisposable
         {
             return 0;
         }
-        bool added = false;
-        _view.SafeMemoryMappedViewHandle.DangerousAddRef(ref added); // the mapping outlives a Dispose during the wait
-        try
+        using (UseMapping())
         {
             while (true)
             {
@@ -142,40 +140,24 @@ internal sealed unsafe class SharedMemoryChannel : IDisposable
                 _incoming.WaitForData();
             }
         }
-        finally
-        {
-            _view.SafeMemoryMappedViewHandle.DangerousRelease();
-        }
     }
 
     /// <summary>Reads what is there without waiting: -1 when nothing is (yet), 0 at end of stream.</summary>
     public int TryReceive(Span<byte> buffer)
     {
-        bool added = false;
-        _view.SafeMemoryMappedViewHandle.DangerousAddRef(ref added);
-        try
+        using (UseMapping())
         {
             int received = _incoming.TryRead(buffer);
             return received > 0 || buffer.IsEmpty ? received : _incoming.IsFinished ? 0 : -1;
-        }
-        finally
-        {
-            _view.SafeMemoryMappedViewHandle.DangerousRelease();
         }
     }
 
     /// <summary>Blocks until there is something to read or the channel closed.</summary>
     public void WaitToReceive()
     {
-        bool added = false;
-        _view.SafeMemoryMappedViewHandle.DangerousAddRef(ref added);
-        try
+        using (UseMapping())
         {
             _incoming.WaitForData();
-        }
-        finally
-        {
-            _view.SafeMemoryMappedViewHandle.DangerousRelease();
         }
     }
 
@@ -183,9 +165,7 @@ internal sealed unsafe class SharedMemoryChannel : IDisposable
     /// <exception cref="IOException">The other end is gone.</exception>
     public void Send(ReadOnlySpan<byte> data)
     {
-        bool added = false;
-        _view.SafeMemoryMappedViewHandle.DangerousAddRef(ref added);
-        try
+        using (UseMapping())
         {
             while (true)
             {
@@ -197,25 +177,15 @@ internal sealed unsafe class SharedMemoryChannel : IDisposable
                 _outgoing.WaitForSpace();
             }
         }
-        finally
-        {
-            _view.SafeMemoryMappedViewHandle.DangerousRelease();
-        }
     }
 
     /// <summary>Writes what fits without waiting; returns how much that was.</summary>
     /// <exception cref="IOException">The other end is gone.</exception>
     public int TrySend(ReadOnlySpan<byte> data)
     {
-        bool added = false;
-        _view.SafeMemoryMappedViewHandle.DangerousAddRef(ref added);
-        try
+        using (UseMapping())
         {
             return _outgoing.TryWrite(data);
-        }
-        finally
-        {
-            _view.SafeMemoryMappedViewHandle.DangerousRelease();
         }
     }
 
@@ -225,25 +195,21 @@ internal sealed unsafe class SharedMemoryChannel : IDisposable
     /// </summary>
     public void Close()
     {
-        bool added = false;
+        MappingUse use;
         try
         {
-            _view.SafeMemoryMappedViewHandle.DangerousAddRef(ref added);
+            use = UseMapping();
         }
         catch (ObjectDisposedException)
         {
             return; // disposed: already closed
         }
-        try
+        using (use)
         {
             Volatile.Write(ref *(int*)(_base + ClosedOffset), 1);
             Interlocked.MemoryBarrier(); // closed before the waiter words: see SharedMemoryRing's remarks
             _incoming.WakeAll();
             _outgoing.WakeAll();
-        }
-        finally
-        {
-            _view.SafeMemoryMappedViewHandle.DangerousRelease();
         }
     }
 
@@ -251,6 +217,26 @@ internal sealed unsafe class SharedMemoryChannel : IDisposable
     public void CloseWhenExited(Process process) =>
         process.WaitForExitAsync().ContinueWith(static (_, state) => ((SharedMemoryChannel)state!).Close(), this,
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+
+    /// <summary>
+    /// A reference on the mapping for the length of one call: the mapping outlives a Dispose that races a call
+    /// blocked on the ring (throws <see cref="ObjectDisposedException"/> once disposed).
+    /// </summary>
+    private MappingUse UseMapping() => new(_view.SafeMemoryMappedViewHandle);
+
+    private readonly ref struct MappingUse
+    {
+        private readonly System.Runtime.InteropServices.SafeHandle _handle;
+
+        public MappingUse(System.Runtime.InteropServices.SafeHandle handle)
+        {
+            bool added = false;
+            handle.DangerousAddRef(ref added);
+            _handle = handle;
+        }
+
+        public void Dispose() => _handle.DangerousRelease();
+    }
 
     /// <summary>Closes the channel; the mapping goes once no thread is inside a call any more.</summary>
     public void Dispose()
