@@ -17,17 +17,12 @@ internal sealed class ResponseQueue : IValueTaskSource<bool>
     private bool _completed;
     private uint _id;
 
-    /// <summary>Opens the queue for the request with stream id <paramref name="id"/>.</summary>
+    /// <summary>Opens the queue for the request with stream id <paramref name="id"/>; it is new, or was emptied by <see cref="Close"/>.</summary>
     public void Reset(uint id)
     {
         lock (_lock)
         {
-            while (_parts.TryDequeue(out ResponsePart part))
-            {
-                Recycle(part);
-            }
             _completed = false;
-            _waiting = false;
             _id = id;
         }
     }
