@@ -17,31 +17,10 @@ import subprocess
 import sys
 import time
 
-from bench import free_port  # the side-by-side harness's helpers (perf/bench.py)
+from bench import CLK_TCK, free_port, process_tree, read_stat  # the side-by-side harness's helpers (perf/bench.py)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def children(pid):
-    out = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    rest = f.read().rsplit(")", 1)[1].split()
-                if int(rest[1]) == pid:
-                    out.append(int(name))
-            except OSError:
-                pass
-    return out
-
-
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        rest = f.read().rsplit(")", 1)[1].split()
-    return int(rest[11]) + int(rest[12])
 
 
 def threads(pid):
@@ -111,12 +90,12 @@ def once(args, extra):
         wait_ready(port)
         wrk(port, 5)  # warm-up: JIT tiers, pools
         front = p.pid
-        worker = children(front)[0]
+        worker = process_tree(front)[1]  # the front, then its one worker
         f0, w0 = threads(front), threads(worker)
-        fc0, wc0 = cpu_ticks(front), cpu_ticks(worker)
+        fc0, wc0 = read_stat(front)[2], read_stat(worker)[2]
         n, _ = wrk(port, args.duration)
         f1, w1 = threads(front), threads(worker)
-        fc1, wc1 = cpu_ticks(front), cpu_ticks(worker)
+        fc1, wc1 = read_stat(front)[2], read_stat(worker)[2]
         return n, (fc1 - fc0), (wc1 - wc0), diff(f0, f1), diff(w0, w1)
     finally:
         os.killpg(p.pid, 15)
