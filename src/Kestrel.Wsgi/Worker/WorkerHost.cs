@@ -14,8 +14,6 @@ public static class WorkerHost
     /// <summary>Runs the hidden <c>kwsgi worker …</c> mode; returns the process exit code.</summary>
     public static int Run(IReadOnlyList<string> args)
     {
-        // Read before anything else: the front is alive until the channel below connects, so this is its pid.
-        int parent = OperatingSystem.IsWindows() ? 0 : getppid();
         WorkerSettings settings;
         try
         {
@@ -39,7 +37,7 @@ public static class WorkerHost
         var channel = new WorkerChannel(connection, frontGone: () => Exit(0));
         // From now on, not only once the app is loaded: a front that dies while the app imports must take this worker
         // with it (a shared-memory channel does not fail the Ready frame's send the way a socket does).
-        WatchFront(settings.FrontProcessId, parent);
+        WatchFront(settings.FrontProcessId);
 
         List<Thread> threads;
         PyObject module;
@@ -92,7 +90,7 @@ public static class WorkerHost
     /// Exits when the front is gone even if no thread is reading the channel (every thread busy in the
     /// app), so no worker outlives its front.
     /// </summary>
-    private static void WatchFront(int frontProcessId, int parent)
+    private static void WatchFront(int frontProcessId)
     {
         Action watch;
         if (OperatingSystem.IsWindows())
@@ -117,9 +115,11 @@ public static class WorkerHost
         }
         else
         {
+            // The front started this process, so it is the parent until it dies (then the reaper is); compared with the
+            // front's pid rather than a getppid() read here, which a front already gone would have made the reaper's.
             watch = () =>
             {
-                while (getppid() == parent)
+                while (getppid() == frontProcessId)
                 {
                     Thread.Sleep(1000);
                 }
