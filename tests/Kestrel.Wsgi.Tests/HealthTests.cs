@@ -59,7 +59,7 @@ public sealed class HealthTests
     {
         int port = KwsgiProcess.FreePort();
         await using var server = await KwsgiProcess.StartAndWaitAsync(["--host", "127.0.0.1", "--port", port.ToString(), "--chdir", TestPaths.AppsDir,
-            "--workers", "2", "--health-path", "/-/health", "slowimport:app"], new Dictionary<string, string?> { ["IMPORT_SECONDS"] = "2" }, port);
+            "--workers", "2", "--ready-when", "all", "--health-path", "/-/health", "slowimport:app"], new Dictionary<string, string?> { ["IMPORT_SECONDS"] = "2" }, port);
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/-/health")).StatusCode);
         List<int> workers = await server.WaitForWorkersAsync(2, TimeSpan.FromSeconds(10));
 
