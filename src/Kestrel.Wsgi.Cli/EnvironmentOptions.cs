@@ -19,42 +19,31 @@ internal static class EnvironmentOptions
     public const char ListSeparator = ';';
 
     /// <summary>The command line followed by every option it lacks that a KWSGI_ variable gives; the app last.</summary>
-    public static string[] AddTo(string[] args, IEnumerable<Option> options, bool hasApp, Func<string, string?> environment)
+    public static string[] AddTo(string[] args, IEnumerable<Option> options, SettingSources sources, Func<string, string?> environment)
     {
-        var given = new HashSet<string>(StringComparer.Ordinal);
-        foreach (string arg in args.TakeWhile(a => a != "--"))
-        {
-            if (arg.StartsWith('-'))
-            {
-                given.Add(arg.Split('=', 2)[0]);
-            }
-        }
         var added = new List<string>(args);
         foreach (Option option in options)
         {
-            if (option.Name is "--help" or "--version" || given.Contains(option.Name) || option.Aliases.Any(given.Contains))
+            if (option.Name is "--help" or "--version" || sources.IsSet(option) || OptionNames.IsCommandLineOnly(option))
             {
                 continue;
             }
-            if (environment(VariableOf(option)) is not { Length: > 0 } value)
+            if (environment(OptionNames.Variable(option)) is not { Length: > 0 } value)
             {
                 continue;
             }
-            bool repeatable = option.Arity.MaximumNumberOfValues > 1 || option.ValueType.IsArray;
-            foreach (string one in repeatable ? value.Split(ListSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [value])
+            foreach (string one in OptionNames.IsRepeatable(option) ? value.Split(ListSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : [value])
             {
                 added.Add($"{option.Name}={one}");
             }
+            sources.Set(option, SettingSource.Environment);
         }
         string? app = environment(AppVariable) is { Length: > 0 } named ? named : environment(WfastcgiHandlerVariable);
-        if (!hasApp && !string.IsNullOrEmpty(app))
+        if (sources.App == SettingSource.Default && !string.IsNullOrEmpty(app))
         {
             added.Add(app);
+            sources.SetApp(SettingSource.Environment);
         }
         return [.. added];
     }
-
-    /// <summary><c>--max-requests</c> → <c>KWSGI_MAX_REQUESTS</c>.</summary>
-    public static string VariableOf(Option option) =>
-        Prefix + option.Name.TrimStart('-').Replace('-', '_').ToUpperInvariant();
 }

@@ -11,68 +11,36 @@ internal static class LimitOptions
 {
     private const int HeadLimit = KwsgiOptions.MaxHeadLimit;
 
-    private static readonly Option<long> s_maxRequestBodySize = new("--max-request-body-size")
-    {
-        Description = "Largest request body in bytes; past it, 413 (default 1073741824, 1 GiB; 0: no limit).",
-        DefaultValueFactory = _ => KwsgiOptions.DefaultMaxRequestBodySize,
-    };
-    private static readonly Option<int> s_limitRequestLine = new("--limit-request-line")
-    {
-        Description = $"Largest request line (method, target, version) in bytes; past it, 414 (default 8192; 0: the most allowed, {HeadLimit}).",
-        DefaultValueFactory = _ => 8192,
-    };
-    private static readonly Option<int> s_limitRequestFields = new("--limit-request-fields")
-    {
-        Description = "Most header fields in a request; past it, 431 (default 100; 0: the most allowed, 32768).",
-        DefaultValueFactory = _ => 100,
-    };
-    private static readonly Option<int> s_limitRequestFieldSize = new("--limit-request-field-size")
-    {
-        Description = "Largest single header field (name and value) in bytes; past it, 431 (default 0: only --max-request-header-size applies).",
-    };
-    private static readonly Option<int> s_maxRequestHeaderSize = new("--max-request-header-size")
-    {
-        Description = "Largest request header block in bytes, all fields together; past it, 431 (default 32768).",
-        DefaultValueFactory = _ => 32 * 1024,
-    };
-    private static readonly Option<int> s_backlog = new("--backlog")
-    {
-        Description = "Connections the kernel queues before kwsgi accepts them (default 2048; Linux caps it at net.core.somaxconn).",
-        DefaultValueFactory = _ => 2048,
-    };
-    private static readonly Option<double> s_keepAlive = new("--keep-alive")
-    {
-        Description = "Seconds an idle keep-alive connection stays open (default 130).",
-        DefaultValueFactory = _ => 130,
-    };
-    private static readonly Option<double> s_requestHeadersTimeout = new("--request-headers-timeout")
-    {
-        Description = "Seconds a client may take to send a request's headers; then 408 and the connection closes (default 30).",
-        DefaultValueFactory = _ => 30,
-    };
-    private static readonly Option<double> s_minRequestBodyRate = new("--min-request-body-rate")
-    {
-        Description = "Slowest upload tolerated, in bytes per second after a 5-second grace; slower ones get 408 (default 240; 0: off).",
-        DefaultValueFactory = _ => 240,
-    };
-    private static readonly Option<double> s_minResponseRate = new("--min-response-rate")
-    {
-        Description = "Slowest download tolerated, in bytes per second after a 5-second grace; slower clients are disconnected (default 240; 0: off).",
-        DefaultValueFactory = _ => 240,
-    };
-    private static readonly Option<bool> s_bufferRequestBody = new("--buffer-request-body")
-    {
-        Description = "Read the whole request body before a worker is taken: up to 64 KiB in memory, more in a temp file (default true; false streams it to the worker as it arrives).",
-        DefaultValueFactory = _ => true,
-    };
-    private static readonly Option<bool> s_noBufferRequestBody = new("--no-buffer-request-body")
-    {
-        Description = "The same as --buffer-request-body false.",
-    };
-    private static readonly Option<string?> s_tmpDir = new("--tmp-dir")
-    {
-        Description = "Folder for request bodies and unread responses spooled to disk (default: the system temp folder, TMPDIR).",
-    };
+    private static readonly KwsgiOptions s_defaults = KwsgiDefaults.Options;
+
+    private static readonly OptionDefinition<long> s_maxRequestBodySize = new("--max-request-body-size",
+        "Largest request body in bytes; past it, 413 (0: no limit)", () => s_defaults.MaxRequestBodySize ?? 0, shownDefault: "1073741824 (1 GiB)");
+    private static readonly OptionDefinition<int> s_limitRequestLine = new("--limit-request-line",
+        $"Largest request line (method, target, version) in bytes; past it, 414 (0: the most allowed, {HeadLimit})", () => s_defaults.LimitRequestLine);
+    private static readonly OptionDefinition<int> s_limitRequestFields = new("--limit-request-fields",
+        "Most header fields in a request; past it, 431 (0: the most allowed, 32768)", () => s_defaults.LimitRequestFields);
+    private static readonly OptionDefinition<int> s_limitRequestFieldSize = new("--limit-request-field-size",
+        "Largest single header field (name and value) in bytes; past it, 431", () => s_defaults.LimitRequestFieldSize ?? 0,
+        shownDefault: "0: only --max-request-header-size applies", aliases: "--limit-request-field_size");
+    private static readonly OptionDefinition<int> s_maxRequestHeaderSize = new("--max-request-header-size",
+        "Largest request header block in bytes, all fields together; past it, 431", () => s_defaults.MaxRequestHeaderSize);
+    private static readonly OptionDefinition<int> s_backlog = new("--backlog",
+        "Connections the kernel queues before kwsgi accepts them (Linux caps it at net.core.somaxconn)", () => s_defaults.Backlog);
+    private static readonly OptionDefinition<double> s_keepAlive = new("--keep-alive",
+        "Seconds an idle keep-alive connection stays open", () => s_defaults.KeepAliveTimeout.TotalSeconds, aliases: "--channel-timeout");
+    private static readonly OptionDefinition<double> s_requestHeadersTimeout = new("--request-headers-timeout",
+        "Seconds a client may take to send a request's headers; then 408 and the connection closes", () => s_defaults.RequestHeadersTimeout.TotalSeconds);
+    private static readonly OptionDefinition<double> s_minRequestBodyRate = new("--min-request-body-rate",
+        "Slowest upload tolerated, in bytes per second after a 5-second grace; slower ones get 408 (0: off)", () => s_defaults.MinRequestBodyRate ?? 0);
+    private static readonly OptionDefinition<double> s_minResponseRate = new("--min-response-rate",
+        "Slowest download tolerated, in bytes per second after a 5-second grace; slower clients are disconnected (0: off)", () => s_defaults.MinResponseRate ?? 0);
+    private static readonly OptionDefinition<bool> s_bufferRequestBody = new("--buffer-request-body",
+        "Read the whole request body before a worker is taken: up to 64 KiB in memory, more in a temp file (false streams it to the worker as it arrives)",
+        () => s_defaults.BufferRequestBody);
+    private static readonly OptionDefinition<bool> s_noBufferRequestBody = new("--no-buffer-request-body",
+        "The same as --buffer-request-body false");
+    private static readonly OptionDefinition<string?> s_tmpDir = new("--tmp-dir",
+        "Folder for request bodies and unread responses spooled to disk", shownDefault: "the system temp folder, TMPDIR");
 
     public static IEnumerable<Option> All =>
     [

@@ -9,28 +9,17 @@ namespace Kestrel.Wsgi.Cli;
 /// <summary>The command-line options for the access log, metrics and the server's own log (docs/observability.md).</summary>
 internal static class ObservabilityOptions
 {
-    private static readonly Option<string?> s_accessLog = new("--access-log", "--access-logfile")
-    {
-        Description = "Write an access log line per request to this file (appended to), or to stdout for - (default: no access log).",
-    };
-    private static readonly Option<string?> s_accessLogFormat = new("--access-log-format")
-    {
-        Description = "Access log line format: gunicorn's %(h)s-style atoms, or json (one object per line, OpenTelemetry names) (default: Apache's combined format).",
-    };
-    private static readonly Option<string?> s_metricsListen = new("--metrics-listen")
-    {
-        Description = "Serve Prometheus metrics at /metrics on this separate ADDR:PORT, never the app's port (default: no metrics).",
-    };
-    private static readonly Option<string> s_logLevel = new("--log-level")
-    {
-        Description = "Least severe message logged: trace, debug, info, warning, error or critical (default info).",
-        DefaultValueFactory = _ => "info",
-    };
-    private static readonly Option<string> s_logFormat = new("--log-format")
-    {
-        Description = "The server's log lines as text or json (default text).",
-        DefaultValueFactory = _ => "text",
-    };
+    private static readonly OptionDefinition<string?> s_accessLog = new("--access-log",
+        "Write an access log line per request to this file (appended to), or to stdout for -", shownDefault: "none", aliases: "--access-logfile");
+    private static readonly OptionDefinition<string?> s_accessLogFormat = new("--access-log-format",
+        "Access log line format: gunicorn's %(h)s-style atoms, or json (one object per line, OpenTelemetry names)", shownDefault: "Apache's combined format",
+        aliases: "--access-logformat");
+    private static readonly OptionDefinition<string?> s_metricsListen = new("--metrics-listen",
+        "Serve Prometheus metrics at /metrics on this separate ADDR:PORT, never the app's port", shownDefault: "none");
+    private static readonly OptionDefinition<string> s_logLevel = new("--log-level",
+        "Least severe message logged: trace, debug, info, warning, error or critical", () => "info");
+    private static readonly OptionDefinition<string> s_logFormat = new("--log-format",
+        "The server's log lines as text or json", () => "text");
 
     public static IEnumerable<Option> All => [s_accessLog, s_accessLogFormat, s_metricsListen, s_logLevel, s_logFormat];
 

@@ -363,6 +363,11 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         IHeaderDictionary headers = response.Headers;
         foreach ((string name, string value) in head)
         {
+            if (name.Length == 6 && name.Equals("Server", StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Server = value; // the app's own replaces --server-header's
+                continue;
+            }
             headers.Append(name, value);
         }
     }

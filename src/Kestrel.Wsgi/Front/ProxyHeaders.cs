@@ -41,6 +41,17 @@ internal sealed class ProxyHeaders
         {
             Apply(context);
         }
+        else if (_trust.ClearUntrusted)
+        {
+            // waitress's clear_untrusted_proxy_headers: an app that reads them itself cannot be fooled by a client.
+            IHeaderDictionary headers = context.Request.Headers;
+            headers.Remove(ForwardedFor);
+            headers.Remove(ForwardedProto);
+            headers.Remove(ForwardedHost);
+            headers.Remove("X-Forwarded-Port");
+            headers.Remove("X-Forwarded-By");
+            headers.Remove("Forwarded");
+        }
         return next(context);
     }
 

@@ -19,6 +19,7 @@ internal static class KestrelLimits
         // HTTP/2 also caps each HPACK field (16 KiB by default); the total is the limit the user set.
         limits.Http2.MaxRequestHeaderFieldSize = Math.Max(limits.Http2.MaxRequestHeaderFieldSize, options.MaxRequestHeaderSize);
         limits.KeepAliveTimeout = options.KeepAliveTimeout;
+        limits.MaxConcurrentConnections = options.ConnectionLimit;              // past it, a new connection is closed at once
         limits.RequestHeadersTimeout = options.RequestHeadersTimeout;             // 408, then close
         limits.MinRequestBodyDataRate = options.MinRequestBodyRate is double up ? new MinDataRate(up, s_rateGrace) : null;
         limits.MinResponseDataRate = options.MinResponseRate is double down ? new MinDataRate(down, s_rateGrace) : null;

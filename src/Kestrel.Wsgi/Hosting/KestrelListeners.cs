@@ -37,6 +37,12 @@ internal static class KestrelListeners
                         break;
                 }
             }
+            if (listener.UnixPath is string path)
+            {
+                UnixSocketFile.RemoveStale(path);
+                kestrel.ListenUnixSocket(path, Configure);
+                continue;
+            }
             switch (listener.Host)
             {
                 case ListenAddress.AnyHost:

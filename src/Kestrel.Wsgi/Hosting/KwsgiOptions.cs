@@ -23,6 +23,9 @@ public sealed record KwsgiOptions
     /// </summary>
     public IReadOnlyList<ListenAddress> Listen { get; init; } = [];
 
+    /// <summary>Permissions the Unix domain sockets among <see cref="Listen"/> get right after they are bound (waitress's default, owner only).</summary>
+    public int UnixSocketMode { get; init; } = Convert.ToInt32("600", 8);
+
     /// <summary>PEM certificate (and its chain, and the key unless <see cref="KeyFile"/> names it) for HTTPS listeners, as gunicorn's <c>--certfile</c>.</summary>
     public string? CertFile { get; init; }
 
@@ -78,6 +81,15 @@ public sealed record KwsgiOptions
 
     /// <summary>Mount point of the app: SCRIPT_NAME, removed from PATH_INFO.</summary>
     public string UrlPrefix { get; init; } = "";
+
+    /// <summary>wsgi.url_scheme of every request (waitress's <c>url_scheme</c>), unless a trusted proxy says otherwise; null: the listener's.</summary>
+    public string? UrlScheme { get; init; }
+
+    /// <summary>The Server header sent when the app sends none (waitress's <c>ident</c>); null: none.</summary>
+    public string? ServerHeader { get; init; }
+
+    /// <summary>Most connections open at once (Kestrel's MaxConcurrentConnections, waitress's <c>connection_limit</c>); null: no limit.</summary>
+    public long? ConnectionLimit { get; init; }
 
     /// <summary>Whose X-Forwarded-* headers set REMOTE_ADDR and wsgi.url_scheme (<c>--trusted-proxy</c>).</summary>
     public ProxyTrust ProxyTrust { get; init; } = ProxyTrust.None;

@@ -111,6 +111,15 @@ public static class KwsgiServer
         Forwarder handler = app.Services.GetRequiredService<Forwarder>();
         // Scrapes are answered before the access log and never reach the app.
         metrics?.UseScrapeEndpoint(app);
+        if (options.ServerHeader is string server)
+        {
+            // waitress's ident: on every answer, static files and the front's own errors too; the app's own wins.
+            app.Use((context, next) =>
+            {
+                context.Response.Headers.Server = server;
+                return next(context);
+            });
+        }
         if (accessLog is not null)
         {
             app.Use(new AccessLogMiddleware(accessLog).InvokeAsync);
@@ -123,7 +132,16 @@ public static class KwsgiServer
         {
             app.Use(new HealthEndpoint(options.HealthPath, pool, app.Lifetime.ApplicationStopping).InvokeAsync);
         }
-        if (options.ProxyTrust.IsEnabled)
+        if (options.UrlScheme is string urlScheme)
+        {
+            // Before the proxy headers: a trusted proxy's X-Forwarded-Proto wins over it, as in waitress.
+            app.Use((context, next) =>
+            {
+                context.Request.Scheme = urlScheme;
+                return next(context);
+            });
+        }
+        if (options.ProxyTrust.IsEnabled || options.ProxyTrust.ClearUntrusted)
         {
             app.Use(new ProxyHeaders(options.ProxyTrust, loggerFactory).InvokeAsync);
         }
@@ -153,6 +171,13 @@ public static class KwsgiServer
             catch (SocketException ex)
             {
                 throw new UsageException($"cannot listen on {shown}: {ex.Message}");
+            }
+            foreach (ListenAddress listener in listeners)
+            {
+                if (listener.UnixPath is string socketPath)
+                {
+                    UnixSocketFile.SetMode(socketPath, options.UnixSocketMode);
+                }
             }
             consoleClose = ConsoleCloseDrain.Register(app.Lifetime, drained.Task, options.GracefulTimeout + TimeSpan.FromSeconds(5));
             foreach (StaticRoot root in staticFiles.Roots)

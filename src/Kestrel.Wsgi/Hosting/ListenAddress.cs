@@ -22,13 +22,20 @@ public enum ListenScheme
 
 /// <summary>
 /// One <c>--listen</c> entry: <c>[SCHEME://]HOST:PORT</c> where SCHEME is http, https or h2c and HOST is an IP address,
-/// <c>[IPv6]</c>, <c>localhost</c> or <c>*</c> (every interface, IPv4 and IPv6, as waitress's <c>*:8080</c>).
+/// <c>[IPv6]</c>, <c>localhost</c> or <c>*</c> (every interface, IPv4 and IPv6, as waitress's <c>*:8080</c>); or
+/// <c>unix:PATH</c>, a Unix domain socket (gunicorn's <c>--bind unix:PATH</c>, waitress's <c>--unix-socket</c>).
 /// Every listen form kwsgi accepts is parsed here.
 /// </summary>
 public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
 {
     /// <summary>The host that means every interface.</summary>
     public const string AnyHost = "*";
+
+    /// <summary>How gunicorn's --bind names a Unix domain socket: <c>unix:/run/app.sock</c>.</summary>
+    public const string UnixPrefix = "unix:";
+
+    /// <summary>The Unix domain socket's path, when this listener is one (then <see cref="Port"/> is 0).</summary>
+    public string? UnixPath { get; init; }
 
     /// <summary>The address to bind; null for <c>*</c> and <c>localhost</c>, which Kestrel binds on both IPv4 and IPv6.</summary>
     public IPAddress? Address => Host is AnyHost or "localhost" ? null : IPAddress.Parse(Host);
@@ -48,8 +55,19 @@ public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
                 "h2c" => ListenScheme.H2c,
                 _ => throw new UsageException($"{option} {value}: the scheme must be http, https or h2c"),
             };
-            rest = rest[(separator + 3)..].TrimEnd('/');
+            rest = rest[(separator + 3)..];
         }
+        if (rest.StartsWith(UnixPrefix, StringComparison.Ordinal))
+        {
+            string path = rest[UnixPrefix.Length..];
+            return path.Length == 0 ? throw new UsageException($"{option} {value} needs a path: unix:PATH")
+                : new ListenAddress(scheme, UnixPrefix + path, 0) { UnixPath = path };
+        }
+        if (rest.StartsWith("fd://", StringComparison.Ordinal))
+        {
+            throw new UsageException($"{option} {value}: kwsgi does not take an inherited socket; give an address (HOST:PORT) or unix:PATH");
+        }
+        rest = rest.TrimEnd('/');
         int colon = rest.LastIndexOf(':');
         if (colon < 0 || (rest.StartsWith('[') && rest.IndexOf(']') > colon))
         {
@@ -67,6 +85,10 @@ public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
         }
         return new ListenAddress(scheme, ParseHost(host, value, option), port);
     }
+
+    /// <summary>Several entries in one value, separated by spaces, as waitress's <c>listen</c> setting takes them.</summary>
+    public static IEnumerable<ListenAddress> ParseList(string value, string option = "--listen") =>
+        value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(one => Parse(one, option));
 
     /// <summary>The <c>--host</c> form: an IP address, <c>localhost</c> or <c>*</c>; normalized for <see cref="Host"/>.</summary>
     public static string ParseHost(string host, string value, string option)
@@ -98,6 +120,10 @@ public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
     public string Display(bool hasCertificate)
     {
         string scheme = Resolve(hasCertificate).ToString().ToLowerInvariant();
+        if (UnixPath is not null)
+        {
+            return $"{scheme}://{Host}";
+        }
         string host = Host.Contains(':') ? $"[{Host}]" : Host;
         return $"{scheme}://{host}:{Port.ToString(CultureInfo.InvariantCulture)}";
     }

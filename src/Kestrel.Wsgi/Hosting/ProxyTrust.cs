@@ -24,6 +24,9 @@ public sealed record ProxyTrust
     /// <summary>Why these proxies are trusted, for the startup log (<c>--trusted-proxy</c>, or the IIS default).</summary>
     public string Reason { get; init; } = "--trusted-proxy";
 
+    /// <summary>Remove the forwarded headers an untrusted peer sent before the app sees them (waitress's <c>clear_untrusted_proxy_headers</c>).</summary>
+    public bool ClearUntrusted { get; init; }
+
     /// <summary>The waitress default: the client address and the scheme.</summary>
     public const ForwardedHeaders DefaultHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
 
