@@ -43,7 +43,7 @@ internal static class ConfigFile
             throw new UsageException($"{path}:{Line(table.Span)}: kwsgi.toml has no [tables]: every key goes at the top level");
         }
         sources.File = path;
-        var byKey = options.Where(o => !OptionNames.IsCommandLineOnly(o) && o.Name != "--config")
+        var byKey = options.Where(Takes)
             .ToDictionary(OptionNames.ConfigKey, StringComparer.Ordinal);
         var added = new List<string>(args);
         foreach (KeyValueSyntax entry in document.KeyValues)
@@ -79,6 +79,9 @@ internal static class ConfigFile
         }
         return [.. added];
     }
+
+    /// <summary>Whether a key in the file may set the option: not --config itself, nor what acts on one run only.</summary>
+    public static bool Takes(Option option) => !OptionNames.IsCommandLineOnly(option) && option.Name != "--config";
 
     /// <summary>A value of the type the option takes, as command-line text; anything else is one line naming the type wanted.</summary>
     private static IReadOnlyList<string> ValuesOf(ValueSyntax? value, Option option, string path, int line, string key)

@@ -6,26 +6,33 @@ namespace Kestrel.Wsgi.Cli;
 
 /// <summary>
 /// <c>--print-config</c>: every setting, one per line, as a kwsgi.toml would set it, with where its value came from:
-/// <c>workers = 4  # environment (KWSGI_WORKERS)</c>. An unset option without a default is a comment line.
+/// <c>workers = 4  # environment (KWSGI_WORKERS)</c>. Defaults are comment lines (<c># backlog = 2048  # default</c>),
+/// so the output is a kwsgi.toml that sets what this run's sources set.
 /// </summary>
 internal static class PrintedConfig
 {
     public static void Write(TextWriter output, RootCommand root, ParseResult parsed, SettingSources sources)
     {
+        if (sources.File is string file)
+        {
+            output.WriteLine($"# read from {file}");
+        }
         string? app = parsed.GetValue(ServerOptions.App);
         output.WriteLine(app is null ? $"# {ConfigFile.AppKey} is not set" : $"{ConfigFile.AppKey} = {Quote(app)}  # {Describe(sources.App, sources)}");
         foreach (Option option in root.Options)
         {
-            if (option.Hidden || OptionNames.IsCommandLineOnly(option))
+            if (option.Hidden || OptionNames.IsCommandLineOnly(option) || !ConfigFile.Takes(option))
             {
                 continue;
             }
             string key = OptionNames.ConfigKey(option);
             string source = sources.Describe(option);
             string? value = ValueOf(parsed.GetResult(option), option);
+            // A default is a comment, so that the output read back as a kwsgi.toml sets just what was set.
+            string comment = sources.IsSet(option) ? "" : "# ";
             output.WriteLine(value is null
                 ? $"# {key} is not set ({source}{(OptionNames.DefaultText(option) is string shown ? $": {shown}" : "")})"
-                : $"{key} = {value}  # {source}");
+                : $"{comment}{key} = {value}  # {source}");
         }
     }
 

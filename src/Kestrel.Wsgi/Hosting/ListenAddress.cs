@@ -45,6 +45,10 @@ public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
     {
         string rest = value.Trim();
         var scheme = ListenScheme.Default;
+        if (rest.StartsWith("fd://", StringComparison.Ordinal))
+        {
+            throw new UsageException($"{option} {value}: kwsgi does not take an inherited socket; give an address (HOST:PORT) or unix:PATH");
+        }
         int separator = rest.IndexOf("://", StringComparison.Ordinal);
         if (separator >= 0)
         {
@@ -62,10 +66,6 @@ public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
             string path = rest[UnixPrefix.Length..];
             return path.Length == 0 ? throw new UsageException($"{option} {value} needs a path: unix:PATH")
                 : new ListenAddress(scheme, UnixPrefix + path, 0) { UnixPath = path };
-        }
-        if (rest.StartsWith("fd://", StringComparison.Ordinal))
-        {
-            throw new UsageException($"{option} {value}: kwsgi does not take an inherited socket; give an address (HOST:PORT) or unix:PATH");
         }
         rest = rest.TrimEnd('/');
         int colon = rest.LastIndexOf(':');

@@ -10,8 +10,9 @@ internal sealed record WorkerSettings
     public int FrontProcessId { get; init; }
     public required string App { get; init; }
     public bool CallFactory { get; init; }
-    public int Threads { get; init; } = 4;
-    public int Workers { get; init; } = 1;
+    // No defaults here: the front always says (its options hold the one definition of each default).
+    public required int Threads { get; init; }
+    public required int Workers { get; init; }
     public required string PythonLibrary { get; init; }
     public required string PythonExecutable { get; init; }
     public required string PythonPath { get; init; }

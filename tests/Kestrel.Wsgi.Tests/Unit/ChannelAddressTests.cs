@@ -27,6 +27,8 @@ public class ChannelAddressTests
             Channel = new ChannelAddress(ChannelTransport.Pipe, "kwsgi-7-ab").ToString(),
             FrontProcessId = 4242,
             App = "my app:application",
+            Threads = 4,
+            Workers = 2,
             PythonLibrary = @"C:\Program Files\Python312\python312.dll",
             PythonExecutable = @"C:\site\.venv\Scripts\python.exe",
             PythonPath = @"C:\site;C:\Program Files\Python312\Lib",
