@@ -38,7 +38,7 @@ internal static class ProcessOptions
         {
             string[] added = folders.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             string? existing = environment.LastOrDefault(e => e.Key == "PYTHONPATH").Value ?? Environment.GetEnvironmentVariable("PYTHONPATH");
-            environment.Add(new("PYTHONPATH", string.Join(Path.PathSeparator, added.Select(Path.GetFullPath).Concat(string.IsNullOrEmpty(existing) ? [] : [existing]))));
+            environment.Add(new("PYTHONPATH", string.Join(Path.PathSeparator, added.Concat(string.IsNullOrEmpty(existing) ? [] : [existing]))));
         }
         string? pidFile = parsed.GetValue(s_pid);
         if (pidFile is { Length: 0 })
