@@ -110,6 +110,7 @@ internal static class CommandLine
         {
             throw new UsageException($"unknown option {unknown} (see kwsgi --help)");
         }
+        string[] givenArgs = args;
         var sources = new SettingSources();
         foreach (Option option in SettingSources.NamedIn(args, root.Options))
         {
@@ -134,7 +135,9 @@ internal static class CommandLine
         {
             string message = System.Text.RegularExpressions.Regex.Replace(parsed.Errors[0].Message, @"expected type '[^']*'",
                 m => m.Value.Contains("Boolean", StringComparison.Ordinal) ? "true or false" : "a number");
-            throw new UsageException($"{message.TrimEnd('.')} (see kwsgi --help)");
+            // gunicorn's -p is its pid file; kwsgi's is --port.
+            string hint = message.Contains("'--port'", StringComparison.Ordinal) && givenArgs.Contains("-p") ? "; gunicorn's -p FILE is --pid FILE here" : "";
+            throw new UsageException($"{message.TrimEnd('.')}{hint} (see kwsgi --help)");
         }
         var warnings = new List<string>();
         try

@@ -86,9 +86,11 @@ public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
         return new ListenAddress(scheme, ParseHost(host, value, option), port);
     }
 
-    /// <summary>Several entries in one value, separated by spaces, as waitress's <c>listen</c> setting takes them.</summary>
+    /// <summary>Several entries in one value, separated by spaces, as waitress's <c>listen</c> setting takes them; a unix:PATH is one entry.</summary>
     public static IEnumerable<ListenAddress> ParseList(string value, string option = "--listen") =>
-        value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(one => Parse(one, option));
+        value.Contains(UnixPrefix, StringComparison.Ordinal)
+            ? [Parse(value, option)] // a socket's path may hold spaces
+            : value.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(one => Parse(one, option));
 
     /// <summary>The <c>--host</c> form: an IP address, <c>localhost</c> or <c>*</c>; normalized for <see cref="Host"/>.</summary>
     public static string ParseHost(string host, string value, string option)
