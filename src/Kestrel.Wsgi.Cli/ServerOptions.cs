@@ -329,7 +329,8 @@ internal static class ServerOptions
 
     /// <summary>
     /// --listen (gunicorn's --bind) and --unix-socket. They replace --host and --port; given in the same place as
-    /// those (both on the command line, both in the file), that is a contradiction; else the more specific source wins.
+    /// those (both on the command line, both in the file), that is a contradiction; else the more specific source wins,
+    /// and between two variables the listeners.
     /// </summary>
     private static List<ListenAddress> ListenersOf(ParseResult parsed, SettingSources sources)
     {
@@ -348,7 +349,8 @@ internal static class ServerOptions
         }
         SettingSource listenSource = Listeners.Max(sources.Of);
         SettingSource hostSource = HostAndPort.Max(sources.Of);
-        if (hostSource != SettingSource.Default && hostSource == listenSource)
+        // A container image sets KWSGI_PORT; a KWSGI_LISTEN added with docker run -e replaces it rather than contradicting it.
+        if (hostSource is SettingSource.CommandLine or SettingSource.File && hostSource == listenSource)
         {
             throw new UsageException("--listen and --host/--port both say where to listen: give every address with --listen");
         }

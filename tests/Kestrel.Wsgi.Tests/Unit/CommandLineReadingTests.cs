@@ -144,6 +144,10 @@ public sealed class CommandLineReadingTests : IDisposable
         Assert.Empty(read.Listen);
         Assert.Equal(9004, read.Port);
         Assert.Contains("--listen and --host/--port", Refusal(["--listen", "127.0.0.1:9002", "--port", "9004", "hello:app"]));
+        Assert.Contains("--listen and --host/--port", Refusal(["--config", Toml("port = 1\nlisten = \"127.0.0.1:9002\"\n"), "hello:app"]));
+        // The images set KWSGI_PORT; a KWSGI_LISTEN beside it replaces it.
+        KwsgiOptions fromVariables = Read(["hello:app"], new() { ["KWSGI_PORT"] = "9005", ["KWSGI_LISTEN"] = "127.0.0.1:9006" }).Options;
+        Assert.Equal(9006, Assert.Single(fromVariables.Listen).Port);
     }
 
     // Aliases: waitress's and gunicorn's names for kwsgi's options.
