@@ -24,7 +24,9 @@ internal sealed class OptionDefinition<T> : Option<T>, IOptionDefinition
             DefaultValueFactory = _ => defaultValue();
         }
         DefaultText = shownDefault ?? (defaultValue is null ? null : OptionNames.Format(defaultValue()));
-        Description = DefaultText is null ? $"{help}." : $"{help} (default {DefaultText}).";
+        // --help adds "[default: VALUE]" itself for an option with a default value; the text says it only when it says more.
+        bool helpShowsIt = defaultValue is not null && DefaultText == OptionNames.Format(defaultValue());
+        Description = DefaultText is null || helpShowsIt ? $"{help}." : $"{help} (default {DefaultText}).";
     }
 
     public string Help { get; }
