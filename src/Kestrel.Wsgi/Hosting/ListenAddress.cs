@@ -37,8 +37,8 @@ public sealed record ListenAddress(ListenScheme Scheme, string Host, int Port)
     /// <summary>The Unix domain socket's path, when this listener is one (then <see cref="Port"/> is 0).</summary>
     public string? UnixPath { get; init; }
 
-    /// <summary>The address to bind; null for <c>*</c> and <c>localhost</c>, which Kestrel binds on both IPv4 and IPv6.</summary>
-    public IPAddress? Address => Host is AnyHost or "localhost" ? null : IPAddress.Parse(Host);
+    /// <summary>The address to bind; null for <c>*</c> and <c>localhost</c>, which Kestrel binds on both IPv4 and IPv6, and for a Unix socket.</summary>
+    public IPAddress? Address => Host is AnyHost or "localhost" || UnixPath is not null ? null : IPAddress.Parse(Host);
 
     /// <summary>Parses one entry, or throws <see cref="UsageException"/> naming <paramref name="option"/>.</summary>
     public static ListenAddress Parse(string value, string option = "--listen")
