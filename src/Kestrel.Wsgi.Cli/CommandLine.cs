@@ -30,7 +30,7 @@ internal static class CommandLine
             .Concat([s_config, s_printConfig, s_checkConfig])
             .Concat(WaitressOptions.All).Concat(GunicornOptions.All);
 
-    /// <summary>What the sources say: the options (null with --print-config or --check-config), warnings, and where each setting came from.</summary>
+    /// <summary>What the sources say: the checked options, the process settings, warnings, and where each setting came from.</summary>
     internal sealed record Reading(KwsgiOptions Options, ProcessSettings Process, IReadOnlyList<string> Warnings, ParseResult Parsed, SettingSources Sources)
     {
         public bool PrintConfig => Parsed.GetValue(s_printConfig);

@@ -40,10 +40,20 @@ public sealed class HttpsListenAddressTests
     [InlineData("10.1:80")]
     [InlineData("::1:80")]
     [InlineData("[127.0.0.1]:80")]
-    [InlineData("unix:/tmp/kwsgi.sock")]
+    [InlineData("unix:")]
+    [InlineData("fd://3")]
     public void Refuses(string value)
     {
         var refused = Assert.Throws<UsageException>(() => ListenAddress.Parse(value));
         Assert.StartsWith("--listen ", refused.Message);
+    }
+
+    [Fact]
+    public void UnixPrefix_IsAUnixSocket_AsGunicornsBind()
+    {
+        ListenAddress socket = ListenAddress.Parse("unix:/tmp/kwsgi.sock");
+        Assert.Equal("/tmp/kwsgi.sock", socket.UnixPath);
+        Assert.Null(socket.Address);
+        Assert.Equal("http://unix:/tmp/kwsgi.sock", socket.Display(hasCertificate: false));
     }
 }
