@@ -350,18 +350,31 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
     /// <summary>
     /// Replaces every worker, one slot after another, with one that imports the app afresh; each successor
     /// takes requests before its predecessor stops taking them. If a successor cannot load the app, the
-    /// reload stops there and the remaining workers keep serving what they loaded.
+    /// reload stops there and the remaining workers keep serving what they loaded. <paramref name="why"/> is
+    /// for the log. A reload asked for during another is ignored, unless <paramref name="waitIfBusy"/> (a source
+    /// change, which the running reload may have started too early to see) makes it run after that one.
     /// </summary>
-    public async Task ReloadAsync()
+    public async Task ReloadAsync(string why, bool waitIfBusy = false)
     {
         if (!await _reloading.WaitAsync(0).ConfigureAwait(false))
         {
-            LogReloadBusy();
-            return;
+            if (!waitIfBusy)
+            {
+                LogReloadBusy();
+                return;
+            }
+            try
+            {
+                await _reloading.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
         try
         {
-            LogReloading();
+            LogReloading(why);
             for (int slot = 0; slot < _current.Length; slot++)
             {
                 if (_stopping.IsCancellationRequested)
@@ -423,8 +436,8 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
     [LoggerMessage(7, LogLevel.Error, "Worker {Pid} was not replaced ({Reason}): the new worker could not load the app: {Error}. It keeps serving the app it loaded.")]
     private partial void LogNotReplaced(int pid, string reason, string error);
 
-    [LoggerMessage(8, LogLevel.Information, "Reloading: replacing every worker with one that imports the app afresh.")]
-    private partial void LogReloading();
+    [LoggerMessage(8, LogLevel.Information, "Reloading: {Why}; replacing every worker with one that imports the app afresh.")]
+    private partial void LogReloading(string why);
 
     [LoggerMessage(9, LogLevel.Information, "Reload done: every worker imported the app afresh.")]
     private partial void LogReloaded();

@@ -26,6 +26,8 @@ _ERROR_BODY = b"Internal Server Error\n"
 
 _app = None
 _base_environ = None
+# --expose-tracebacks: a 500 from the app's exception carries the traceback (development only).
+_expose_tracebacks = False
 
 
 class ClientDisconnected(OSError):
@@ -180,10 +182,11 @@ def tag_output():
         sys.stderr = TaggedOutput(sys.stderr)
 
 
-def configure(app, multithread, multiprocess):
-    global _app, _base_environ
+def configure(app, multithread, multiprocess, expose_tracebacks=False):
+    global _app, _base_environ, _expose_tracebacks
     tag_output()
     _app = app
+    _expose_tracebacks = bool(expose_tracebacks)
     _base_environ = {
         "wsgi.version": (1, 0),
         "wsgi.multithread": bool(multithread),
@@ -539,6 +542,8 @@ def _handle(app, base, request_id, head, no_body):
         try:
             if response.sent:
                 _abort(request_id)
+            elif _expose_tracebacks:
+                _finish(request_id, *_error_with_traceback())
             else:
                 _finish(request_id, _ERROR_HEAD, _ERROR_BODY)
         except ClientDisconnected:
@@ -551,6 +556,14 @@ def _handle(app, base, request_id, head, no_body):
             except BaseException:
                 _log("kwsgi: error in the app's close()")
         _current.id = ""
+
+
+def _error_with_traceback():
+    """The 500's head and body with the traceback of the exception being handled, as waitress's expose_tracebacks."""
+    body = _ERROR_BODY + b"\n" + traceback.format_exc().encode("utf-8", "backslashreplace")
+    head = ("500 Internal Server Error\0Content-Type\0text/plain; charset=utf-8\0Content-Length\0"
+            + str(len(body))).encode("latin-1")
+    return head, body
 
 
 def _abort_quietly(request_id):
