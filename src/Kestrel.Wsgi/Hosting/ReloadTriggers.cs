@@ -25,7 +25,7 @@ internal sealed class ReloadTriggers : IAsyncDisposable
         {
             // The app's folder: the working directory, which --chdir has set.
             _sources = new SourceWatcher(Directory.GetCurrentDirectory(), options.ReloadInclude, options.ReloadPoll,
-                why => supervisor.ReloadAsync(why, waitIfBusy: true), loggerFactory.CreateLogger<SourceWatcher>());
+                why => supervisor.ReloadAsync(why, sourceChanged: true), loggerFactory.CreateLogger<SourceWatcher>());
         }
         if (!OperatingSystem.IsWindows())
         {
