@@ -129,7 +129,7 @@ public sealed class SourceReloadTests : IDisposable
         Assert.True(await ServesAsync(server, "v7/h5"), server.Describe());
         Assert.True(await ReloadsDoneAsync(server, 2), server.Describe());
         Assert.True(Reloads(server) == 2, $"expected 2 reloads\n{server.Describe()}");
-        Assert.Contains("Reloading: app.py and 1 more files changed", server.Stdout);
+        Assert.Contains("Reloading: app.py and 1 more file changed", server.Stdout);
     }
 
     [Fact]
@@ -151,9 +151,10 @@ public sealed class SourceReloadTests : IDisposable
         }
         Assert.Equal(generation.Order(), server.WorkerPids().Order());
         // The traceback is in the log, once: the first new worker failed, so the second was not tried.
-        Assert.True(Count(server.Output, "Traceback (most recent call last)") == 1, $"expected the traceback once\n{server.Describe()}");
-        Assert.Contains("SyntaxError", server.Stderr);
-        Assert.Contains("app.py\", line 6", server.Output);
+        // Printed as Python prints it, without the import machinery's frames.
+        Assert.True(Count(server.Output, "app.py\", line 6\n") == 1, $"expected the traceback once\n{server.Describe()}");
+        Assert.Contains("SyntaxError: expected ':'", server.Stderr);
+        Assert.DoesNotContain("<frozen importlib", server.Output);
 
         Save("app.py", AppSource("v3"));
         Assert.True(await ServesAsync(server, "v3/h1"), $"the fix was not served\n{server.Describe()}");

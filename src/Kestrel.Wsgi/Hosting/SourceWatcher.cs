@@ -139,7 +139,12 @@ internal sealed partial class SourceWatcher : IAsyncDisposable
                     continue;
                 }
                 baseline = now;
-                string what = changed.Count == 1 ? changed[0] : $"{changed[0]} and {changed.Count - 1} more files";
+                string what = changed.Count switch
+                {
+                    1 => changed[0],
+                    2 => $"{changed[0]} and 1 more file",
+                    _ => $"{changed[0]} and {changed.Count - 1} more files",
+                };
                 SourceTree.ForgetBytecode(_root, changed);
                 // Changes made while the workers are replaced are seen by the next scan against this baseline.
                 await _reload($"{what} changed").ConfigureAwait(false);

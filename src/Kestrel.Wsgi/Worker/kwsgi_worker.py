@@ -91,10 +91,10 @@ def load_app(spec, call_factory):
                 raise StartupError(f"cannot import the app module '{named}': no module named "
                                    f"'{missing}' in {os.getcwd()} or on sys.path") from None
             raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
-                               traceback.format_exc()) from None
+                               _import_traceback()) from None
         except BaseException as error:
             raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
-                               traceback.format_exc()) from None
+                               _import_traceback()) from None
 
     app = module
     for part in attr.split("."):
@@ -109,11 +109,30 @@ def load_app(spec, call_factory):
         try:
             app = app()
         except BaseException as error:
-            raise StartupError(f"calling '{name}()' failed: {_describe(error)}", traceback.format_exc()) from None
+            raise StartupError(f"calling '{name}()' failed: {_describe(error)}", _import_traceback()) from None
         name += "()"
     if not callable(app):
         raise StartupError(f"'{name}' is not a WSGI app: it is {_a(app)}, which is not callable")
     return app
+
+
+def _import_traceback():
+    """The traceback of the exception being handled, without the frames of the import machinery and of this
+    module, as an `import app` statement shows it: the app's own lines, chained exceptions included."""
+    handled = traceback.TracebackException(*sys.exc_info())
+    link = handled
+    while link is not None:
+        link.stack = traceback.StackSummary.from_list(
+            [frame for frame in link.stack if not _is_import_machinery(frame.filename)])
+        link = link.__cause__ or link.__context__
+    text = "".join(handled.format())
+    # A SyntaxError in the app's file has no frame left; the header still says what follows is a traceback.
+    return text if handled.stack else "Traceback (most recent call last):\n" + text
+
+
+def _is_import_machinery(filename):
+    return (filename.startswith("<frozen importlib") or os.path.basename(filename) == "kwsgi_worker.py"
+            or filename.replace("\\", "/").endswith("/importlib/__init__.py"))
 
 
 def _describe(error):
