@@ -146,8 +146,9 @@ internal sealed partial class SourceWatcher : IAsyncDisposable
                     _ => $"{changed[0]} and {changed.Count - 1} more files",
                 };
                 SourceTree.ForgetBytecode(_root, changed);
-                // Changes made while the workers are replaced are seen by the next scan against this baseline.
-                await _reload($"{what} changed").ConfigureAwait(false);
+                // Changes made while the workers are replaced are seen by the next scan against this baseline. At
+                // shutdown the reload is not waited for: stopping the supervisor ends it.
+                await _reload($"{what} changed").WaitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
