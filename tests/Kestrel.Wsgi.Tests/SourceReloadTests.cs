@@ -75,7 +75,8 @@ public sealed class SourceReloadTests : IDisposable
     public async Task EditingTheAppOrAModuleInASubfolder_ServesTheNewCode()
     {
         await using var server = await StartAsync("v1", extra: ["--workers", "1", "--reload"]);
-        Assert.Contains($"Reloading when '*.py' under {_folder} change (file events)", server.Stdout);
+        Assert.Contains($"Reloading when '*.py' under ", server.Stdout);
+        Assert.Contains("change (file events); 3 files watched", server.Stdout);
         Assert.True(await ServesAsync(server, "v1/h1"), server.Describe());
 
         Save("app.py", AppSource("v2"));
@@ -115,11 +116,10 @@ public sealed class SourceReloadTests : IDisposable
         await using var server = await StartAsync("v1", environment, "--workers", "1");
         Assert.True(await ServesAsync(server, "v1/h1"), server.Describe());
 
-        // An editor's "save all" or a checkout: five files, one after another, well within the 300 ms quiet period.
+        // An editor's "save all" or a checkout: five saves, one right after another, well within the 300 ms quiet period.
         for (int i = 2; i <= 6; i++)
         {
             Save(i % 2 == 0 ? "app.py" : "helpers/text.py", i % 2 == 0 ? AppSource($"v{i}") : $"NAME = \"h{i}\"\n");
-            await Task.Delay(20);
         }
         Assert.True(await ServesAsync(server, "v6/h5"), server.Describe());
         Assert.True(await ReloadsDoneAsync(server, 1), server.Describe());
@@ -149,7 +149,10 @@ public sealed class SourceReloadTests : IDisposable
         {
             Assert.Equal("v1/h1", await response.Content.ReadAsStringAsync());
         }
-        Assert.Equal(generation.Order(), server.WorkerPids().Order());
+        // The workers that answer are the ones from before (the failed one exits by itself).
+        List<int> alive = [];
+        Assert.True(await ProcInfo.WaitUntilAsync(() => (alive = server.WorkerPids()).Order().SequenceEqual(generation.Order()), Deadline),
+            $"workers {string.Join(",", alive)}, before {string.Join(",", generation)}\n{server.Describe()}");
         // The traceback is in the log, once: the first new worker failed, so the second was not tried.
         // Printed as Python prints it, without the import machinery's frames.
         Assert.True(Count(server.Output, "app.py\", line 6\n") == 1, $"expected the traceback once\n{server.Describe()}");
