@@ -91,7 +91,7 @@ public sealed class MetricsTests
     public async Task Prometheus_OnItsOwnPort_CountsRequestsAndWorkers()
     {
         int metricsPort = KwsgiProcess.FreePort();
-        await using var server = await KwsgiProcess.StartAsync("crash:app", "--workers", "2", "--threads", "2", "--metrics-listen", $"127.0.0.1:{metricsPort}");
+        await using var server = await KwsgiProcess.StartAsync("crash:app", "--workers", "2", "--threads", "2", "--ready-when", "all", "--metrics-listen", $"127.0.0.1:{metricsPort}");
         Assert.NotEqual(server.Port, metricsPort);
 
         List<Sample> before = await ScrapeAsync(metricsPort);

@@ -48,7 +48,7 @@ public sealed class ReloadTests
     [Fact]
     public async Task Sighup_ReplacesEveryWorker_UnderLoad_WithZeroFailures()
     {
-        await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "2", "--threads", "2");
+        await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "2", "--threads", "2", "--ready-when", "all");
         await AssertReloadsAsync(server, () =>
         {
             Assert.True(server.SendSignal(SIGHUP));
@@ -63,7 +63,7 @@ public sealed class ReloadTests
         try
         {
             string file = Path.Combine(folder, "reload.touch");
-            await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "2", "--threads", "2", "--reload-file", file);
+            await using var server = await KwsgiProcess.StartAsync("lifecycle:app", "--workers", "2", "--threads", "2", "--ready-when", "all", "--reload-file", file);
             int touches = 0;
             await AssertReloadsAsync(server, async () =>
             {

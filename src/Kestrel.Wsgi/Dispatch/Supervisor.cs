@@ -350,18 +350,35 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
     /// <summary>
     /// Replaces every worker, one slot after another, with one that imports the app afresh; each successor
     /// takes requests before its predecessor stops taking them. If a successor cannot load the app, the
-    /// reload stops there and the remaining workers keep serving what they loaded.
+    /// reload stops there and the remaining workers keep serving what they loaded. <paramref name="why"/> is
+    /// for the log. A source change (<paramref name="sourceChanged"/>, <c>--reload</c>) waits for a reload under
+    /// way instead of being ignored, since that one may have started too early to see it, and replaces the
+    /// workers after the first all at once: a developer should not wait for N starts one after another, nor see
+    /// old and new code answer in turn meanwhile; the first alone still keeps a broken app to one failed start.
     /// </summary>
-    public async Task ReloadAsync()
+    public async Task ReloadAsync(string why, bool sourceChanged = false)
     {
         if (!await _reloading.WaitAsync(0).ConfigureAwait(false))
         {
-            LogReloadBusy();
-            return;
+            if (!sourceChanged)
+            {
+                LogReloadBusy();
+                return;
+            }
+            try
+            {
+                await _reloading.WaitAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
         }
         try
         {
-            LogReloading();
+            LogReloading(why);
+            bool first = true;
+            var together = new List<Task<bool>>();
             for (int slot = 0; slot < _current.Length; slot++)
             {
                 if (_stopping.IsCancellationRequested)
@@ -372,7 +389,14 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
                 {
                     continue; // being respawned: the new worker loads the app afresh anyway
                 }
-                if (!await worker.RequestRecycle("reload", evenAfterFailure: true).ConfigureAwait(false))
+                Task<bool> replaced = worker.RequestRecycle("reload", evenAfterFailure: true);
+                if (sourceChanged && !first)
+                {
+                    together.Add(replaced);
+                    continue;
+                }
+                first = false;
+                if (!await replaced.ConfigureAwait(false))
                 {
                     if (!_stopping.IsCancellationRequested)
                     {
@@ -380,6 +404,14 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
                     }
                     return;
                 }
+            }
+            if (!(await Task.WhenAll(together).ConfigureAwait(false)).All(replaced => replaced))
+            {
+                if (!_stopping.IsCancellationRequested)
+                {
+                    LogReloadFailed();
+                }
+                return;
             }
             LogReloaded();
         }
@@ -423,8 +455,8 @@ internal sealed partial class Supervisor(WorkerLaunch launch, WorkerPool pool, S
     [LoggerMessage(7, LogLevel.Error, "Worker {Pid} was not replaced ({Reason}): the new worker could not load the app: {Error}. It keeps serving the app it loaded.")]
     private partial void LogNotReplaced(int pid, string reason, string error);
 
-    [LoggerMessage(8, LogLevel.Information, "Reloading: replacing every worker with one that imports the app afresh.")]
-    private partial void LogReloading();
+    [LoggerMessage(8, LogLevel.Information, "Reloading: {Why}; replacing every worker with one that imports the app afresh.")]
+    private partial void LogReloading(string why);
 
     [LoggerMessage(9, LogLevel.Information, "Reload done: every worker imported the app afresh.")]
     private partial void LogReloaded();

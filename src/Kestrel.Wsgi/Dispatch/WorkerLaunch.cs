@@ -15,6 +15,9 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
     /// <summary>Log the workers' output one entry per line (the text log) rather than one per write (JSON).</summary>
     public bool OutputSplitLines { get; init; }
 
+    /// <summary>A 500 from an app's exception carries the traceback in its body (<c>--expose-tracebacks</c>).</summary>
+    public bool ExposeTracebacks { get; init; }
+
     public ProcessStartInfo CreateStartInfo(Channel.ChannelAddress channel)
     {
         var info = new ProcessStartInfo
@@ -43,6 +46,7 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
             PythonLibrary = Python.Library,
             PythonExecutable = Python.Executable,
             PythonPath = string.Join(Path.PathSeparator, Python.SysPath),
+            ExposeTracebacks = ExposeTracebacks,
         };
         foreach (string argument in settings.ToArguments())
         {

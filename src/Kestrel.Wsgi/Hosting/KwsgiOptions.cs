@@ -189,4 +189,18 @@ public sealed record KwsgiOptions
 
     /// <summary>Log lines as text (one line each) or as JSON objects.</summary>
     public bool LogJson { get; init; }
+
+    // Development (docs/reload.md).
+
+    /// <summary>Replace the workers when a watched source file under the app's folder changes (<c>--reload</c>).</summary>
+    public bool Reload { get; init; }
+
+    /// <summary>Globs of further files to watch, relative to the app's folder (<c>--reload-include</c>).</summary>
+    public IReadOnlyList<string> ReloadInclude { get; init; } = [];
+
+    /// <summary>Notice changes by looking every second instead of by the OS's file events (<c>--reload-engine poll</c>).</summary>
+    public bool ReloadPoll { get; init; }
+
+    /// <summary>A 500 caused by an exception in the app carries the traceback in its body (<c>--expose-tracebacks</c>).</summary>
+    public bool ExposeTracebacks { get; init; }
 }

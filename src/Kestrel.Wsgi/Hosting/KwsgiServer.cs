@@ -61,6 +61,7 @@ public static class KwsgiServer
         {
             OutputLogger = loggerFactory.CreateLogger("Kestrel.Wsgi.Worker"),
             OutputSplitLines = !options.LogJson,
+            ExposeTracebacks = options.ExposeTracebacks,
         };
         var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
@@ -197,7 +198,11 @@ public static class KwsgiServer
                 Console.Out.WriteLine(line);
             }
             // Before the line that says the server is up: a SIGHUP sent as soon as it is read must not be lost.
-            await using var reloads = new ReloadTriggers(supervisor, options.ReloadFile);
+            await using var reloads = new ReloadTriggers(supervisor, options, loggerFactory);
+            if (reloads.Watching is string watching)
+            {
+                Console.Out.WriteLine($"kwsgi: {watching}");
+            }
             if (metrics?.Endpoint is { } scrape)
             {
                 Console.Out.WriteLine($"kwsgi: Metrics on http://{scrape}{MetricsEndpoint.Path}");

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Kestrel.Wsgi.Dispatch;
+using Microsoft.Extensions.Logging;
 
 namespace Kestrel.Wsgi.Hosting;
 
@@ -7,22 +8,31 @@ namespace Kestrel.Wsgi.Hosting;
 /// What makes the server reload its workers: SIGHUP (not on Windows, where that number means the console
 /// window closed) and, where signals are awkward (Windows, IIS, containers), a change of a file's
 /// modification time. The file is polled once a second: a file-system watcher misses changes on network
-/// shares and in some containers, and a second is quick enough for a deployment step.
+/// shares and in some containers, and a second is quick enough for a deployment step. In development,
+/// <c>--reload</c> adds a change of the app's source (<see cref="SourceWatcher"/>).
 /// </summary>
 internal sealed class ReloadTriggers : IAsyncDisposable
 {
     private readonly PosixSignalRegistration? _sighup;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _polling = Task.CompletedTask;
+    private readonly SourceWatcher? _sources;
 
-    public ReloadTriggers(Supervisor supervisor, string? reloadFile)
+    public ReloadTriggers(Supervisor supervisor, KwsgiOptions options, ILoggerFactory loggerFactory)
     {
+        string? reloadFile = options.ReloadFile;
+        if (options.Reload)
+        {
+            // The app's folder: the working directory, which --chdir has set.
+            _sources = new SourceWatcher(Directory.GetCurrentDirectory(), options.ReloadInclude, options.ReloadPoll,
+                why => supervisor.ReloadAsync(why, sourceChanged: true), loggerFactory.CreateLogger<SourceWatcher>());
+        }
         if (!OperatingSystem.IsWindows())
         {
             _sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
             {
                 context.Cancel = true; // SIGHUP's default action would end the process
-                _ = supervisor.ReloadAsync();
+                _ = supervisor.ReloadAsync("SIGHUP");
             });
         }
         if (reloadFile is not null)
@@ -30,6 +40,9 @@ internal sealed class ReloadTriggers : IAsyncDisposable
             _polling = PollAsync(supervisor, Path.GetFullPath(reloadFile), _stop.Token);
         }
     }
+
+    /// <summary>What <c>--reload</c> watches, for the start-up log; null without it.</summary>
+    public string? Watching => _sources?.Description;
 
     private static async Task PollAsync(Supervisor supervisor, string file, CancellationToken cancellationToken)
     {
@@ -43,7 +56,7 @@ internal sealed class ReloadTriggers : IAsyncDisposable
                 // A file that disappears is no request to reload; one that appears or is touched is.
                 if (now != last && now != DateTime.MinValue)
                 {
-                    await supervisor.ReloadAsync().ConfigureAwait(false);
+                    await supervisor.ReloadAsync($"{Path.GetFileName(file)} was touched").ConfigureAwait(false);
                 }
                 last = now;
             }
@@ -70,6 +83,10 @@ internal sealed class ReloadTriggers : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _sighup?.Dispose();
+        if (_sources is not null)
+        {
+            await _sources.DisposeAsync().ConfigureAwait(false);
+        }
         await _stop.CancelAsync().ConfigureAwait(false);
         await _polling.ConfigureAwait(false);
         _stop.Dispose();

@@ -177,7 +177,8 @@ public static class WorkerHost
             using PyObject app = module.InvokeMethod("load_app", new PyString(settings.App), new PyInt(settings.CallFactory ? 1 : 0));
             using PyObject multithread = new PyInt(settings.Threads > 1 ? 1 : 0);
             using PyObject multiprocess = new PyInt(settings.Workers > 1 ? 1 : 0);
-            module.InvokeMethod("configure", app, multithread, multiprocess).Dispose();
+            using PyObject exposeTracebacks = new PyInt(settings.ExposeTracebacks ? 1 : 0);
+            module.InvokeMethod("configure", app, multithread, multiprocess, exposeTracebacks).Dispose();
         }
         catch (PythonException ex) when (ex.Type.Name == "StartupError")
         {

@@ -17,6 +17,9 @@ internal sealed record WorkerSettings
     public required string PythonExecutable { get; init; }
     public required string PythonPath { get; init; }
 
+    /// <summary>A 500 from an app's exception carries the traceback in its body (--expose-tracebacks, docs/reload.md).</summary>
+    public bool ExposeTracebacks { get; init; }
+
     public IEnumerable<string> ToArguments()
     {
         yield return "worker";
@@ -40,6 +43,10 @@ internal sealed record WorkerSettings
         yield return PythonExecutable;
         yield return "--python-path";
         yield return PythonPath;
+        if (ExposeTracebacks)
+        {
+            yield return "--expose-tracebacks";
+        }
     }
 
     /// <summary>Reads what <see cref="ToArguments"/> wrote (without the leading "worker").</summary>
@@ -47,11 +54,16 @@ internal sealed record WorkerSettings
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         bool call = false;
+        bool exposeTracebacks = false;
         for (int i = 0; i < args.Count; i++)
         {
             if (args[i] == "--call")
             {
                 call = true;
+            }
+            else if (args[i] == "--expose-tracebacks")
+            {
+                exposeTracebacks = true;
             }
             else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Count)
             {
@@ -74,6 +86,7 @@ internal sealed record WorkerSettings
             PythonLibrary = Get("--python-lib"),
             PythonExecutable = Get("--python-exe"),
             PythonPath = Get("--python-path"),
+            ExposeTracebacks = exposeTracebacks,
         };
     }
 }

@@ -26,6 +26,8 @@ _ERROR_BODY = b"Internal Server Error\n"
 
 _app = None
 _base_environ = None
+# --expose-tracebacks: a 500 from the app's exception carries the traceback (development only).
+_expose_tracebacks = False
 
 
 class ClientDisconnected(OSError):
@@ -89,10 +91,10 @@ def load_app(spec, call_factory):
                 raise StartupError(f"cannot import the app module '{named}': no module named "
                                    f"'{missing}' in {os.getcwd()} or on sys.path") from None
             raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
-                               traceback.format_exc()) from None
+                               _import_traceback()) from None
         except BaseException as error:
             raise StartupError(f"importing '{module_name}' failed: {_describe(error)}",
-                               traceback.format_exc()) from None
+                               _import_traceback()) from None
 
     app = module
     for part in attr.split("."):
@@ -107,11 +109,30 @@ def load_app(spec, call_factory):
         try:
             app = app()
         except BaseException as error:
-            raise StartupError(f"calling '{name}()' failed: {_describe(error)}", traceback.format_exc()) from None
+            raise StartupError(f"calling '{name}()' failed: {_describe(error)}", _import_traceback()) from None
         name += "()"
     if not callable(app):
         raise StartupError(f"'{name}' is not a WSGI app: it is {_a(app)}, which is not callable")
     return app
+
+
+def _import_traceback():
+    """The traceback of the exception being handled, without the frames of the import machinery and of this
+    module, as an `import app` statement shows it: the app's own lines, chained exceptions included."""
+    handled = traceback.TracebackException(*sys.exc_info())
+    link = handled
+    while link is not None:
+        link.stack = traceback.StackSummary.from_list(
+            [frame for frame in link.stack if not _is_import_machinery(frame.filename)])
+        link = link.__cause__ or link.__context__
+    text = "".join(handled.format())
+    # A SyntaxError in the app's file has no frame left; the header still says what follows is a traceback.
+    return text if handled.stack else "Traceback (most recent call last):\n" + text
+
+
+def _is_import_machinery(filename):
+    return (filename.startswith("<frozen importlib") or os.path.basename(filename) == "kwsgi_worker.py"
+            or filename.replace("\\", "/").endswith("/importlib/__init__.py"))
 
 
 def _describe(error):
@@ -180,10 +201,11 @@ def tag_output():
         sys.stderr = TaggedOutput(sys.stderr)
 
 
-def configure(app, multithread, multiprocess):
-    global _app, _base_environ
+def configure(app, multithread, multiprocess, expose_tracebacks=False):
+    global _app, _base_environ, _expose_tracebacks
     tag_output()
     _app = app
+    _expose_tracebacks = bool(expose_tracebacks)
     _base_environ = {
         "wsgi.version": (1, 0),
         "wsgi.multithread": bool(multithread),
@@ -539,6 +561,8 @@ def _handle(app, base, request_id, head, no_body):
         try:
             if response.sent:
                 _abort(request_id)
+            elif _expose_tracebacks:
+                _finish(request_id, *_error_with_traceback())
             else:
                 _finish(request_id, _ERROR_HEAD, _ERROR_BODY)
         except ClientDisconnected:
@@ -551,6 +575,14 @@ def _handle(app, base, request_id, head, no_body):
             except BaseException:
                 _log("kwsgi: error in the app's close()")
         _current.id = ""
+
+
+def _error_with_traceback():
+    """The 500's head and body with the traceback of the exception being handled, as waitress's expose_tracebacks."""
+    body = _ERROR_BODY + b"\n" + traceback.format_exc().encode("utf-8", "backslashreplace")
+    head = ("500 Internal Server Error\0Content-Type\0text/plain; charset=utf-8\0Content-Length\0"
+            + str(len(body))).encode("latin-1")
+    return head, body
 
 
 def _abort_quietly(request_id):

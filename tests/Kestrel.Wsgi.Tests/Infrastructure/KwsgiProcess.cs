@@ -163,12 +163,18 @@ public sealed partial class KwsgiProcess : IAsyncDisposable
         new(args.ToList(), environment, workingDirectory);
 
     /// <summary>
-    /// Starts <c>kwsgi --host 127.0.0.1 --port FREE --chdir tests/apps EXTRA... APP</c> and waits until it is ready.
+    /// Starts <c>kwsgi --host 127.0.0.1 --port FREE --chdir tests/apps [--ready-when all] EXTRA... APP</c> and waits until it is ready.
     /// </summary>
     public static Task<KwsgiProcess> StartAsync(string app, params string[] extraArgs)
     {
         int port = FreePort();
         var args = new List<string> { "--host", "127.0.0.1", "--port", port.ToString(), "--chdir", TestPaths.AppsDir };
+        if (!extraArgs.Contains("--ready-when"))
+        {
+            // Every worker loaded before the first request: tests that count workers, pids or reloads must not race
+            // a second worker still importing (the default, one, opens the port at the first; ReadyWhenTests test it).
+            args.AddRange(["--ready-when", "all"]);
+        }
         args.AddRange(extraArgs);
         args.Add(app);
         return StartAndWaitAsync(args, null, port);
@@ -276,15 +282,33 @@ public sealed partial class KwsgiProcess : IAsyncDisposable
 
     private static string Tail(string s) => s.Length > 6000 ? "…" + s[^6000..] : s;
 
-    /// <summary>A TCP port on 127.0.0.1 that was free a moment ago.</summary>
+    /// <summary>
+    /// A TCP port on 127.0.0.1 that was free a moment ago. Taken below Linux's ephemeral range (32768 and up), never
+    /// from it: a port the kernel picks for "port 0" is one it may hand next to any test's outgoing connection,
+    /// which then holds it when the server binds ("address already in use"). Each call gives a different port.
+    /// </summary>
     public static int FreePort()
     {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
+        for (int attempt = 0; attempt < 1000; attempt++)
+        {
+            int port = LowPorts + (int)((uint)Interlocked.Increment(ref s_nextPort) % LowPortCount);
+            try
+            {
+                var l = new TcpListener(IPAddress.Loopback, port);
+                l.Start();
+                l.Stop();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // in use: try the next one
+            }
+        }
+        throw new InvalidOperationException("No free TCP port between 20000 and 32000.");
     }
+
+    private const int LowPorts = 20000, LowPortCount = 12000;
+    private static int s_nextPort = Random.Shared.Next(LowPortCount);
 
     public async ValueTask DisposeAsync()
     {
