@@ -79,7 +79,11 @@ internal sealed class WorkerConnection : IAsyncDisposable
     }
 
     /// <summary>Registers a new request; on a lost worker it is answered WorkerLost at once.</summary>
-    public Exchange Open(long deadline)
+    /// <param name="requestWindow">
+    /// Body bytes the front may send before the worker's first credit: one frame for a request (the app opens the
+    /// window when it first reads), the whole window for a WebSocket (its messages come whether the app reads or not).
+    /// </param>
+    public Exchange Open(long deadline, int requestWindow = FlowWindow.InitialRequestWindow)
     {
         Exchange? exchange;
         lock (_idle)
@@ -87,7 +91,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
             _idle.TryPop(out exchange);
         }
         exchange ??= new Exchange(this);
-        exchange.Reset(Interlocked.Increment(ref _nextId), deadline);
+        exchange.Reset(Interlocked.Increment(ref _nextId), deadline, requestWindow);
         _exchanges[exchange.Id] = exchange;
         if (_lost)
         {
@@ -152,7 +156,8 @@ internal sealed class WorkerConnection : IAsyncDisposable
     }
 
     /// <summary>Encodes and sends a request head frame (the environ pairs, see <see cref="RequestHeadWriter"/>) without allocating.</summary>
-    public async ValueTask SendRequestHeadAsync(uint streamId, FrameFlags flags, HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query, long? decodedBodyLength)
+    /// <param name="type"><see cref="FrameType.RequestHead"/>, or <see cref="FrameType.WebSocketConnect"/> for a WebSocket handshake.</param>
+    public async ValueTask SendRequestHeadAsync(FrameType type, uint streamId, FrameFlags flags, HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query, long? decodedBodyLength)
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
@@ -160,7 +165,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
             _headBuffer.ResetWrittenCount();
             RequestHeadWriter.Write(_headBuffer, context, scriptName, pathInfo.Span, rawTarget, query, decodedBodyLength);
             Span<byte> header = _writer.GetSpan(FrameHeader.Size);
-            new FrameHeader(_headBuffer.WrittenCount, FrameType.RequestHead, flags, streamId).Write(header);
+            new FrameHeader(_headBuffer.WrittenCount, type, flags, streamId).Write(header);
             _writer.Advance(FrameHeader.Size);
             _writer.Write(_headBuffer.WrittenSpan);
             await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
@@ -241,7 +246,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
             return; // a late frame of a request that ended on the front (client gone)
         }
         bool end = (header.Flags & FrameFlags.End) != 0;
-        if (end || header.Type == FrameType.ResponseAbort)
+        if (end || header.Type is FrameType.ResponseAbort or FrameType.WebSocketAccept or FrameType.WebSocketClose)
         {
             exchange.Answered = true;
         }
@@ -259,6 +264,19 @@ internal sealed class WorkerConnection : IAsyncDisposable
                     _ => ResponsePartKind.File,
                 };
                 exchange.Post(header.StreamId, new ResponsePart(kind, buffer, header.Length, end));
+                break;
+            case FrameType.WebSocketAccept:
+            case FrameType.WebSocketSend:
+            case FrameType.WebSocketClose:
+                byte[] message = ArrayPool<byte>.Shared.Rent(Math.Max(header.Length, 1));
+                payload.CopyTo(message);
+                ResponsePartKind messageKind = header.Type switch
+                {
+                    FrameType.WebSocketAccept => ResponsePartKind.WebSocketAccept,
+                    FrameType.WebSocketClose => ResponsePartKind.WebSocketClose,
+                    _ => (header.Flags & FrameFlags.Text) != 0 ? ResponsePartKind.WebSocketText : ResponsePartKind.WebSocketBinary,
+                };
+                exchange.Post(header.StreamId, new ResponsePart(messageKind, message, header.Length, end));
                 break;
             case FrameType.ResponseAbort:
                 exchange.Post(header.StreamId, new ResponsePart(ResponsePartKind.Abort, null, 0, true));

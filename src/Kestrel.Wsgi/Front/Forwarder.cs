@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Kestrel.Wsgi.Channel;
 using Kestrel.Wsgi.Dispatch;
+using Kestrel.Wsgi.Front.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -14,14 +15,19 @@ namespace Kestrel.Wsgi.Front;
 /// response, (7) finish. Every way a request can fail is a <see cref="ForwardError"/>, answered in one place
 /// (<see cref="Answer"/>).
 /// </summary>
-internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, RequestLimits limits, ILogger<Forwarder> logger)
+internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, RequestLimits limits, ILogger<Forwarder> logger,
+    WebSocketSettings? webSocketSettings = null, OpenWebSockets? openWebSockets = null)
 {
     private readonly byte[] _prefix = System.Text.Encoding.Latin1.GetBytes(options.UrlPrefix);
+    private readonly WebSocketSettings webSockets = webSocketSettings ?? WebSocketSettings.Off;
+    private readonly OpenWebSockets openWebSockets = openWebSockets ?? new OpenWebSockets();
 
     public async Task InvokeAsync(HttpContext context)
     {
         // 1. Validate what Kestrel lets through and a WSGI app must be able to rely on.
-        RequestRejection rejection = RequestValidator.Check(context.Request, limits.MaxFieldSize);
+        // A WebSocket handshake goes to an ASGI app, which decides whether to accept it (Forwarder.WebSockets.cs).
+        bool webSocket = webSockets.Enabled && context.WebSockets.IsWebSocketRequest;
+        RequestRejection rejection = RequestValidator.Check(context.Request, limits.MaxFieldSize, webSocket);
         if (rejection != RequestRejection.None)
         {
             Answer(context, ForwardError.RequestRejected, RequestValidator.StatusOf(rejection), RequestValidator.Describe(rejection));
@@ -36,6 +42,11 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
             if (!BelowPrefix(ref pathInfo))
             {
                 Answer(context, ForwardError.OutsidePrefix);
+                return;
+            }
+            if (webSocket)
+            {
+                await ForwardWebSocketAsync(context, rawTarget, query, pathInfo).ConfigureAwait(false);
                 return;
             }
 
@@ -156,7 +167,7 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         {
             // 4. Send the head; a body whose length the request did not declare goes with its decoded length.
             long? decodedLength = body is not null && context.Request.ContentLength is null ? body.Length : null;
-            await connection.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
+            await connection.SendRequestHeadAsync(FrameType.RequestHead, exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
 
             // 5. Pump the body beside the response: the app may answer before it has read it all.
             if (bodyDone is not null)

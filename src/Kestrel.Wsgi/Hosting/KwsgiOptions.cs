@@ -177,4 +177,15 @@ public sealed record KwsgiOptions
 
     /// <summary>Log lines as text (one line each) or as JSON objects.</summary>
     public bool LogJson { get; init; }
+
+    // WebSockets of ASGI apps (docs/asgi.md, WebSockets).
+
+    /// <summary>Largest message a WebSocket client may send; past it, close 1009 (uvicorn's ws_max_size).</summary>
+    public long WsMaxMessageSize { get; init; } = Front.WebSockets.WebSocketSettings.DefaultMaxMessageSize;
+
+    /// <summary>Time between the front's pings to a WebSocket client; zero: none (uvicorn's ws_ping_interval).</summary>
+    public TimeSpan WsPingInterval { get; init; } = Front.WebSockets.WebSocketSettings.DefaultPing;
+
+    /// <summary>Time a ping may go unanswered before the socket is dropped; zero: no limit (uvicorn's ws_ping_timeout).</summary>
+    public TimeSpan WsPingTimeout { get; init; } = Front.WebSockets.WebSocketSettings.DefaultPing;
 }

@@ -3,6 +3,7 @@ using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
 using Kestrel.Wsgi.Front.AccessLog;
 using Kestrel.Wsgi.Front.StaticFiles;
+using Kestrel.Wsgi.Front.WebSockets;
 using Kestrel.Wsgi.Hosting.Metrics;
 using Kestrel.Wsgi.Python;
 using Microsoft.AspNetCore.Builder;
@@ -96,6 +97,8 @@ public static class KwsgiServer
             // A request runs on the I/O thread that read it, up to its first wait (docs/channel.md, The hops).
             sockets.UnsafePreferInlineScheduling = InlineIo.Enabled;
         });
+        builder.Services.AddSingleton(new WebSocketSettings(WebSocketsEnabled, options.WsMaxMessageSize, options.WsPingInterval, options.WsPingTimeout));
+        builder.Services.AddSingleton<OpenWebSockets>();
         builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton(staticFiles);
         builder.Services.AddSingleton<StaticFileLoader>();
@@ -131,6 +134,10 @@ public static class KwsgiServer
         {
             app.Use(app.Services.GetRequiredService<StaticFileHandler>().InvokeAsync);
         }
+        // Marks handshakes (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT); the forwarder accepts one only when the app does.
+        app.UseWebSockets();
+        OpenWebSockets openWebSockets = app.Services.GetRequiredService<OpenWebSockets>();
+        app.Lifetime.ApplicationStopping.Register(() => openWebSockets.CloseBefore(options.GracefulTimeout));
         app.Run(handler.InvokeAsync);
 
         await workersReady.ConfigureAwait(false);
@@ -195,6 +202,9 @@ public static class KwsgiServer
         }
         return 0;
     }
+
+    /// <summary>Whether handshakes go to the app: only an ASGI app speaks WebSocket (set from the workers' interface).</summary>
+    internal static bool WebSocketsEnabled { get; set; }
 
     /// <summary>
     /// <c>--listen</c>, else <c>--host</c> and <c>--port</c>. Behind ANCM the module decides: it connects to 127.0.0.1 on
