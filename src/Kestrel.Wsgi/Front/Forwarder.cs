@@ -156,7 +156,16 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         {
             // 4. Send the head; a body whose length the request did not declare goes with its decoded length.
             long? decodedLength = body is not null && context.Request.ContentLength is null ? body.Length : null;
-            await connection.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
+            FrameFlags headFlags = hasBody ? FrameFlags.None : FrameFlags.End;
+            if (connection.IsAsgi)
+            {
+                // ASGI gets the raw headers and path (docs/asgi.md); the body streams the same way for both.
+                await connection.SendScopeHeadAsync(exchange.Id, headFlags, context, options.UrlPrefix, pathInfo, rawTarget, query).ConfigureAwait(false);
+            }
+            else
+            {
+                await connection.SendRequestHeadAsync(exchange.Id, headFlags, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
+            }
 
             // 5. Pump the body beside the response: the app may answer before it has read it all.
             if (bodyDone is not null)
@@ -253,6 +262,9 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
                                     spool = null;
                                 }
                                 written += await SendFileAsync(context, exchange, FileReference.Read(part.Buffer.AsSpan(0, part.Length)), bodyAllowed, limit is long cap ? cap - written : null).ConfigureAwait(false);
+                                break;
+                            case ResponsePartKind.Trailers:
+                                SetTrailers(context, part.Buffer.AsSpan(0, part.Length));
                                 break;
                             case ResponsePartKind.Abort:
                                 return (ForwardError.AppFailedAfterHead, 0, spool);
@@ -364,6 +376,20 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         foreach ((string name, string value) in head)
         {
             headers.Append(name, value);
+        }
+    }
+
+    /// <summary>Trailers after the body; the worker sends them only where the scope said they can go (HTTP/2).</summary>
+    private static void SetTrailers(HttpContext context, ReadOnlySpan<byte> payload)
+    {
+        HttpResponse response = context.Response;
+        if (!response.SupportsTrailers())
+        {
+            return;
+        }
+        foreach ((string name, string value) in new ResponseHead.Enumerator(payload))
+        {
+            response.AppendTrailer(name, value);
         }
     }
 

@@ -61,8 +61,12 @@ public static class KwsgiServer
         {
             OutputLogger = loggerFactory.CreateLogger("Kestrel.Wsgi.Worker"),
             OutputSplitLines = !options.LogJson,
+            Interface = options.Interface,
+            Lifespan = options.Lifespan,
+            Loop = options.Loop,
+            Debug = options.LogLevel <= LogLevel.Debug,
         };
-        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
+        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue, options.MaxConcurrency ?? int.MaxValue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
         Task workersReady = supervisor.StartAsync(options.ReadyWhen == ReadyWhen.One, CancellationToken.None);
 
@@ -177,7 +181,9 @@ public static class KwsgiServer
             {
                 Console.Out.WriteLine($"kwsgi: Metrics on http://{scrape}{MetricsEndpoint.Path}");
             }
-            Console.Out.WriteLine($"kwsgi: Listening on {shown} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
+            string model = pool.Workers.Any(worker => worker.Connection.IsAsgi)
+                ? $"{options.Workers} ASGI workers, one event loop each" : $"{options.Workers} workers x {options.Threads} threads";
+            Console.Out.WriteLine($"kwsgi: Listening on {shown} ({model}, {options.App}, Python {python.Version})");
 
             Console.Out.Flush();
             // A worker that can no longer load the app ends the server like a stop signal, then is reported.
