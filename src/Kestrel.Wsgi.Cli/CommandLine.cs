@@ -69,7 +69,7 @@ internal static class CommandLine
             s_timeout, s_maxRequests, s_maxRequestsJitter, s_maxWorkerMemory, s_reloadFile, s_heartbeatTimeout,
             s_trustedProxy, s_trustedProxyHeaders, s_trustedProxyCount,
         };
-        foreach (Option option in LimitOptions.All.Concat(ObservabilityOptions.All).Concat(WebSocketOptions.All))
+        foreach (Option option in LimitOptions.All.Concat(ObservabilityOptions.All).Concat(AsgiOptions.All))
         {
             root.Options.Add(option);
         }
@@ -298,7 +298,7 @@ internal static class CommandLine
             throw new UsageException($"--heartbeat-timeout {heartbeat} must be 0 (off) or at least 2 seconds");
         }
 
-        return WebSocketOptions.Apply(parsed, ObservabilityOptions.Apply(parsed, LimitOptions.Apply(parsed, new KwsgiOptions
+        return AsgiOptions.Apply(parsed, ObservabilityOptions.Apply(parsed, LimitOptions.Apply(parsed, new KwsgiOptions
         {
             App = parsed.GetValue(s_app)!,
             CallFactory = parsed.GetValue(s_call),

@@ -14,6 +14,8 @@ internal enum ResponsePartKind
     Body,
     /// <summary>The body is a file range (<see cref="FileReference"/>): the front reads it itself.</summary>
     File,
+    /// <summary>HTTP trailers (latin-1 <c>name NUL value …</c>), the response's last part (an ASGI app on HTTP/2).</summary>
+    Trailers,
     /// <summary>The app failed after its head was sent: the client connection must be dropped.</summary>
     Abort,
     /// <summary>The worker died with the request in flight (502, or a dropped connection once the head is out).</summary>

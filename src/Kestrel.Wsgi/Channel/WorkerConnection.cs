@@ -40,6 +40,9 @@ internal sealed class WorkerConnection : IAsyncDisposable
         _writer = PipeWriter.Create(stream);
     }
 
+    /// <summary>The worker runs an ASGI app (its Ready frame said so): requests go to it as <see cref="FrameType.ScopeHead"/> frames.</summary>
+    public bool IsAsgi { get; private set; }
+
     /// <summary>False once the channel broke or the worker was abandoned; a lost worker takes no more requests.</summary>
     public bool IsAlive => !_lost;
 
@@ -62,6 +65,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
             if (FrameReader.TryRead(ref buffer, out FrameHeader header, out ReadOnlySequence<byte> payload))
             {
                 string text = header.Type == FrameType.StartupFailed ? System.Text.Encoding.UTF8.GetString(payload.ToArray()) : "";
+                IsAsgi = header.Type == FrameType.Ready && payload.Length > 0 && payload.FirstSpan[0] == ReadyInterface.Asgi;
                 _reader.AdvanceTo(buffer.Start);
                 return header.Type switch
                 {
@@ -156,8 +160,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
     }
 
     /// <summary>Encodes and sends a request head frame (the environ pairs, see <see cref="RequestHeadWriter"/>) without allocating.</summary>
-    /// <param name="type"><see cref="FrameType.RequestHead"/>, or <see cref="FrameType.WebSocketConnect"/> for a WebSocket handshake.</param>
-    public async ValueTask SendRequestHeadAsync(FrameType type, uint streamId, FrameFlags flags, HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query, long? decodedBodyLength)
+    public async ValueTask SendRequestHeadAsync(uint streamId, FrameFlags flags, HttpContext context, string scriptName, ReadOnlyMemory<byte> pathInfo, string rawTarget, string query, long? decodedBodyLength)
     {
         await _writeLock.WaitAsync().ConfigureAwait(false);
         try
@@ -165,7 +168,28 @@ internal sealed class WorkerConnection : IAsyncDisposable
             _headBuffer.ResetWrittenCount();
             RequestHeadWriter.Write(_headBuffer, context, scriptName, pathInfo.Span, rawTarget, query, decodedBodyLength);
             Span<byte> header = _writer.GetSpan(FrameHeader.Size);
-            new FrameHeader(_headBuffer.WrittenCount, type, flags, streamId).Write(header);
+            new FrameHeader(_headBuffer.WrittenCount, FrameType.RequestHead, flags, streamId).Write(header);
+            _writer.Advance(FrameHeader.Size);
+            _writer.Write(_headBuffer.WrittenSpan);
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>Encodes and sends an ASGI worker's request head (<see cref="ScopeHeadWriter"/>).</summary>
+    /// <param name="scopeType"><c>http</c>, or <c>websocket</c> for a WebSocket handshake the app accepts or refuses.</param>
+    public async ValueTask SendScopeHeadAsync(uint streamId, FrameFlags flags, HttpContext context, string rootPath, ReadOnlyMemory<byte> path, string rawTarget, string query, string scopeType = "http")
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _headBuffer.ResetWrittenCount();
+            ScopeHeadWriter.Write(_headBuffer, scopeType, context, rootPath, path.Span, rawTarget, query);
+            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
+            new FrameHeader(_headBuffer.WrittenCount, FrameType.ScopeHead, flags, streamId).Write(header);
             _writer.Advance(FrameHeader.Size);
             _writer.Write(_headBuffer.WrittenSpan);
             await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
@@ -255,12 +279,14 @@ internal sealed class WorkerConnection : IAsyncDisposable
             case FrameType.ResponseHead:
             case FrameType.ResponseBody:
             case FrameType.ResponseFile:
+            case FrameType.ResponseTrailers:
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(header.Length, 1));
                 payload.CopyTo(buffer);
                 ResponsePartKind kind = header.Type switch
                 {
                     FrameType.ResponseHead => ResponsePartKind.Head,
                     FrameType.ResponseBody => ResponsePartKind.Body,
+                    FrameType.ResponseTrailers => ResponsePartKind.Trailers,
                     _ => ResponsePartKind.File,
                 };
                 exchange.Post(header.StreamId, new ResponsePart(kind, buffer, header.Length, end));

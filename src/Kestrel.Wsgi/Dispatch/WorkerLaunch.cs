@@ -15,6 +15,12 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
     /// <summary>Log the workers' output one entry per line (the text log) rather than one per write (JSON).</summary>
     public bool OutputSplitLines { get; init; }
 
+    /// <summary>ASGI: --interface, --lifespan, --loop, and whether the worker writes its debug lines (docs/asgi.md).</summary>
+    public string Interface { get; init; } = "auto";
+    public string Lifespan { get; init; } = "auto";
+    public string Loop { get; init; } = "auto";
+    public bool Debug { get; init; }
+
     public ProcessStartInfo CreateStartInfo(Channel.ChannelAddress channel)
     {
         var info = new ProcessStartInfo
@@ -43,6 +49,10 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
             PythonLibrary = Python.Library,
             PythonExecutable = Python.Executable,
             PythonPath = string.Join(Path.PathSeparator, Python.SysPath),
+            Interface = Interface,
+            Lifespan = Lifespan,
+            Loop = Loop,
+            Debug = Debug,
         };
         foreach (string argument in settings.ToArguments())
         {

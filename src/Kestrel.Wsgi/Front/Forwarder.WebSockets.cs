@@ -10,7 +10,7 @@ namespace Kestrel.Wsgi.Front;
 
 /// <summary>
 /// A WebSocket handshake (HTTP/1.1 Upgrade or HTTP/2 extended CONNECT, RFC 8441) for an ASGI app: the same steps as a
-/// request, except that the front does not accept until the app does. (3) choose a worker, (4) offer the handshake,
+/// request, except that the front does not accept until the app does. (3) choose a worker, (4) offer the handshake (a websocket scope),
 /// (6) relay the app's answer — accept (101 or 200 and the conversation), close (403), or an HTTP response of its
 /// own (the <c>websocket.http.response</c> extension) — (7) finish.
 /// </summary>
@@ -55,8 +55,8 @@ internal sealed partial class Forwarder
         WorkerConnection connection = exchange.Connection;
         try
         {
-            // 4. The handshake is a head of its own type, with no body: the scope of a websocket connection.
-            await connection.SendRequestHeadAsync(FrameType.WebSocketConnect, exchange.Id, FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, null).ConfigureAwait(false);
+            // 4. The handshake is a scope head of type websocket, with no body (docs/asgi.md, WebSockets).
+            await connection.SendScopeHeadAsync(exchange.Id, FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, "websocket").ConfigureAwait(false);
 
             // 6. The app's answer to its websocket.connect event.
             ResponseQueue parts = exchange.Parts;

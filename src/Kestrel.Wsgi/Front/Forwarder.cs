@@ -19,14 +19,15 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
     WebSocketSettings? webSocketSettings = null, OpenWebSockets? openWebSockets = null)
 {
     private readonly byte[] _prefix = System.Text.Encoding.Latin1.GetBytes(options.UrlPrefix);
-    private readonly WebSocketSettings webSockets = webSocketSettings ?? WebSocketSettings.Off;
+    private readonly WebSocketSettings webSockets = webSocketSettings ?? WebSocketSettings.Default;
     private readonly OpenWebSockets openWebSockets = openWebSockets ?? new OpenWebSockets();
 
     public async Task InvokeAsync(HttpContext context)
     {
         // 1. Validate what Kestrel lets through and a WSGI app must be able to rely on.
-        // A WebSocket handshake goes to an ASGI app, which decides whether to accept it (Forwarder.WebSockets.cs).
-        bool webSocket = webSockets.Enabled && context.WebSockets.IsWebSocketRequest;
+        // A WebSocket handshake goes to an ASGI app, which decides whether to accept it (Forwarder.WebSockets.cs); a WSGI
+        // app sees it as a plain request, as before.
+        bool webSocket = context.WebSockets.IsWebSocketRequest && pool.SpeaksAsgi;
         RequestRejection rejection = RequestValidator.Check(context.Request, limits.MaxFieldSize, webSocket);
         if (rejection != RequestRejection.None)
         {
@@ -167,7 +168,16 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         {
             // 4. Send the head; a body whose length the request did not declare goes with its decoded length.
             long? decodedLength = body is not null && context.Request.ContentLength is null ? body.Length : null;
-            await connection.SendRequestHeadAsync(FrameType.RequestHead, exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
+            FrameFlags headFlags = hasBody ? FrameFlags.None : FrameFlags.End;
+            if (connection.IsAsgi)
+            {
+                // ASGI gets the raw headers and path (docs/asgi.md); the body streams the same way for both.
+                await connection.SendScopeHeadAsync(exchange.Id, headFlags, context, options.UrlPrefix, pathInfo, rawTarget, query).ConfigureAwait(false);
+            }
+            else
+            {
+                await connection.SendRequestHeadAsync(exchange.Id, headFlags, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
+            }
 
             // 5. Pump the body beside the response: the app may answer before it has read it all.
             if (bodyDone is not null)
@@ -264,6 +274,9 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
                                     spool = null;
                                 }
                                 written += await SendFileAsync(context, exchange, FileReference.Read(part.Buffer.AsSpan(0, part.Length)), bodyAllowed, limit is long cap ? cap - written : null).ConfigureAwait(false);
+                                break;
+                            case ResponsePartKind.Trailers:
+                                SetTrailers(context, part.Buffer.AsSpan(0, part.Length));
                                 break;
                             case ResponsePartKind.Abort:
                                 return (ForwardError.AppFailedAfterHead, 0, spool);
@@ -375,6 +388,20 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         foreach ((string name, string value) in head)
         {
             headers.Append(name, value);
+        }
+    }
+
+    /// <summary>Trailers after the body; the worker sends them only where the scope said they can go (HTTP/2).</summary>
+    private static void SetTrailers(HttpContext context, ReadOnlySpan<byte> payload)
+    {
+        HttpResponse response = context.Response;
+        if (!response.SupportsTrailers())
+        {
+            return;
+        }
+        foreach ((string name, string value) in new ResponseHead.Enumerator(payload))
+        {
+            response.AppendTrailer(name, value);
         }
     }
 

@@ -62,8 +62,12 @@ public static class KwsgiServer
         {
             OutputLogger = loggerFactory.CreateLogger("Kestrel.Wsgi.Worker"),
             OutputSplitLines = !options.LogJson,
+            Interface = options.Interface,
+            Lifespan = options.Lifespan,
+            Loop = options.Loop,
+            Debug = options.LogLevel <= LogLevel.Debug,
         };
-        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
+        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue, options.MaxConcurrency ?? int.MaxValue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
         Task workersReady = supervisor.StartAsync(options.ReadyWhen == ReadyWhen.One, CancellationToken.None);
 
@@ -97,7 +101,7 @@ public static class KwsgiServer
             // A request runs on the I/O thread that read it, up to its first wait (docs/channel.md, The hops).
             sockets.UnsafePreferInlineScheduling = InlineIo.Enabled;
         });
-        builder.Services.AddSingleton(new WebSocketSettings(WebSocketsEnabled, options.WsMaxMessageSize, options.WsPingInterval, options.WsPingTimeout));
+        builder.Services.AddSingleton(new WebSocketSettings(options.WsMaxMessageSize, options.WsPingInterval, options.WsPingTimeout));
         builder.Services.AddSingleton<OpenWebSockets>();
         builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton(staticFiles);
@@ -184,7 +188,9 @@ public static class KwsgiServer
             {
                 Console.Out.WriteLine($"kwsgi: Metrics on http://{scrape}{MetricsEndpoint.Path}");
             }
-            Console.Out.WriteLine($"kwsgi: Listening on {shown} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
+            string model = pool.Workers.Any(worker => worker.Connection.IsAsgi)
+                ? $"{options.Workers} ASGI workers, one event loop each" : $"{options.Workers} workers x {options.Threads} threads";
+            Console.Out.WriteLine($"kwsgi: Listening on {shown} ({model}, {options.App}, Python {python.Version})");
 
             Console.Out.Flush();
             // A worker that can no longer load the app ends the server like a stop signal, then is reported.
@@ -202,9 +208,6 @@ public static class KwsgiServer
         }
         return 0;
     }
-
-    /// <summary>Whether handshakes go to the app: only an ASGI app speaks WebSocket (set from the workers' interface).</summary>
-    internal static bool WebSocketsEnabled { get; set; }
 
     /// <summary>
     /// <c>--listen</c>, else <c>--host</c> and <c>--port</c>. Behind ANCM the module decides: it connects to 127.0.0.1 on

@@ -16,6 +16,12 @@ internal sealed record WorkerSettings
     public required string PythonExecutable { get; init; }
     public required string PythonPath { get; init; }
 
+    // ASGI (docs/asgi.md): which interface the app speaks, its lifespan protocol, the event loop; debug output.
+    public string Interface { get; init; } = "auto";
+    public string Lifespan { get; init; } = "auto";
+    public string Loop { get; init; } = "auto";
+    public bool Debug { get; init; }
+
     public IEnumerable<string> ToArguments()
     {
         yield return "worker";
@@ -39,18 +45,32 @@ internal sealed record WorkerSettings
         yield return PythonExecutable;
         yield return "--python-path";
         yield return PythonPath;
+        yield return "--interface";
+        yield return Interface;
+        yield return "--lifespan";
+        yield return Lifespan;
+        yield return "--loop";
+        yield return Loop;
+        if (Debug)
+        {
+            yield return "--debug";
+        }
     }
 
     /// <summary>Reads what <see cref="ToArguments"/> wrote (without the leading "worker").</summary>
     public static WorkerSettings Parse(IReadOnlyList<string> args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        bool call = false;
+        bool call = false, debug = false;
         for (int i = 0; i < args.Count; i++)
         {
             if (args[i] == "--call")
             {
                 call = true;
+            }
+            else if (args[i] == "--debug")
+            {
+                debug = true;
             }
             else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Count)
             {
@@ -73,6 +93,10 @@ internal sealed record WorkerSettings
             PythonLibrary = Get("--python-lib"),
             PythonExecutable = Get("--python-exe"),
             PythonPath = Get("--python-path"),
+            Interface = values.GetValueOrDefault("--interface", "auto"),
+            Lifespan = values.GetValueOrDefault("--lifespan", "auto"),
+            Loop = values.GetValueOrDefault("--loop", "auto"),
+            Debug = debug,
         };
     }
 }

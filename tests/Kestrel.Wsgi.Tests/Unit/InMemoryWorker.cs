@@ -17,9 +17,15 @@ internal sealed class InMemoryWorker : IAsyncDisposable
     private readonly Pipe _toWorker = new();
     private readonly Pipe _toFront = new();
 
-    public InMemoryWorker()
+    /// <param name="asgi">The worker says in its Ready frame that its app is an ASGI app (the front then sends scope heads).</param>
+    public InMemoryWorker(bool asgi = false)
     {
         Process = new WorkerProcess(null, new DuplexStream(_toFront.Reader, _toWorker.Writer));
+        if (asgi)
+        {
+            SendAsync(FrameType.Ready, 0, [1]).GetAwaiter().GetResult();
+            Process.Connection.WaitReadyAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
         Running = Process.RunAsync();
     }
 

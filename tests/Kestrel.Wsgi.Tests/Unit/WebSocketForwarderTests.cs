@@ -21,7 +21,7 @@ namespace Kestrel.Wsgi.Tests.Unit;
 /// </summary>
 public sealed class WebSocketForwarderTests : IAsyncLifetime
 {
-    private readonly InMemoryWorker _worker = new();
+    private readonly InMemoryWorker _worker = new(asgi: true);
     private readonly OpenWebSockets _open = new();
 
     public Task InitializeAsync() => Task.CompletedTask;
@@ -33,7 +33,7 @@ public sealed class WebSocketForwarderTests : IAsyncLifetime
         var pool = new WorkerPool(1, 4, 8);
         pool.Add(0, _worker.Process);
         return new Forwarder(pool, new FrontOptions(""), new RequestLimits(1 << 20, null, true, Path.GetTempPath()), NullLogger<Forwarder>.Instance,
-            new WebSocketSettings(true, maxMessage, TimeSpan.Zero, TimeSpan.Zero), _open);
+            new WebSocketSettings(maxMessage, TimeSpan.Zero, TimeSpan.Zero), _open);
     }
 
     [Fact]
@@ -43,9 +43,12 @@ public sealed class WebSocketForwarderTests : IAsyncLifetime
         Task forwarding = NewForwarder().InvokeAsync(client.Context);
 
         var (head, payload) = await _worker.ReadFrameAsync();
-        Assert.Equal(FrameType.WebSocketConnect, head.Type);
+        Assert.Equal(FrameType.ScopeHead, head.Type);
         Assert.Equal(FrameFlags.End, head.Flags);
-        Assert.Equal("room=1", InMemoryWorker.Environ(payload)["QUERY_STRING"]);
+        string[] scope = Encoding.Latin1.GetString(payload, 2, payload.Length - 2).Split('\0');
+        Assert.Equal("websocket", scope[0]); // the scope type
+        Assert.Equal("/chat", scope[5]); // raw_path
+        Assert.Equal("room=1", scope[6]); // query_string
         Assert.Null(client.Accepted); // nothing is accepted before the app says so
 
         await _worker.SendAsync(FrameType.WebSocketAccept, head.StreamId, Encoding.Latin1.GetBytes("chat.v2\0x-room\0one"));
@@ -72,6 +75,26 @@ public sealed class WebSocketForwarderTests : IAsyncLifetime
         Assert.Equal("bye", socket.CloseStatusDescription);
         await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, default);
         await forwarding.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    [Fact]
+    public async Task WsgiApp_GetsTheUpgradeAsAPlainRequest()
+    {
+        await using var wsgi = new InMemoryWorker();
+        var pool = new WorkerPool(1, 4, 8);
+        pool.Add(0, wsgi.Process);
+        var forwarder = new Forwarder(pool, new FrontOptions(""), new RequestLimits(1 << 20, null, true, Path.GetTempPath()), NullLogger<Forwarder>.Instance,
+            WebSocketSettings.Default, _open);
+        var client = new WebSocketClient("/");
+        Task forwarding = forwarder.InvokeAsync(client.Context);
+        var (head, payload) = await wsgi.ReadFrameAsync();
+        Assert.Equal(FrameType.RequestHead, head.Type);
+        Assert.Equal("websocket", InMemoryWorker.Environ(payload)["HTTP_UPGRADE"]);
+        await wsgi.SendHeadAsync(head.StreamId, "400 Bad Request");
+        await wsgi.SendAsync(FrameType.ResponseBody, head.StreamId, [], end: true);
+        await forwarding;
+        Assert.Equal(400, client.Context.Response.StatusCode);
+        Assert.Null(client.Accepted);
     }
 
     [Fact]
