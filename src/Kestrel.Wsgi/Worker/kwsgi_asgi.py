@@ -22,6 +22,9 @@ from kwsgi_worker import ClientDisconnected, StartupError
 REQUEST_BODY, REQUEST_END, CANCEL, RESPONSE_CREDIT, STOP, PING, FILE_OPENED, SCOPE_HEAD = 2, 3, 4, 5, 6, 7, 8, 9
 RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_CREDIT, PONG, RESPONSE_FILE, RESPONSE_TRAILERS = 18, 19, 20, 21, 22, 23, 24
 END = 1
+# WebSockets (docs/asgi.md, WebSockets): frames both ways and the Text flag.
+WEBSOCKET_RECEIVE, WEBSOCKET_DISCONNECT, WEBSOCKET_ACCEPT, WEBSOCKET_SEND, WEBSOCKET_CLOSE = 13, 14, 28, 29, 30
+TEXT = 2
 
 # Flow control (Channel/FlowWindow.cs).
 WINDOW = 1024 * 1024
@@ -152,6 +155,12 @@ class Server:
             elif kind == FILE_OPENED:
                 if connection is not None:
                     connection.on_file_opened(payload == b"\x01")
+            elif kind == WEBSOCKET_RECEIVE:
+                if connection is not None:
+                    connection.on_message(flags, payload)
+            elif kind == WEBSOCKET_DISCONNECT:
+                if connection is not None:
+                    connection.on_disconnect(payload)
             elif kind == PING:
                 _frame(PONG, 0, 0, None)
                 self.want_flush()
@@ -613,7 +622,300 @@ class HttpConnection:
             offset += len(data)
 
 
-SCOPE_TYPES = {b"http": HttpConnection}
+# ---------------------------------------------------------------- websocket
+
+_WS_EXTENSIONS = {"websocket.http.response": {}}
+_SCHEMES = {b"http": "ws", b"https": "wss"}
+
+
+def _close_payload(code, reason):
+    """WebSocketClose's payload: u16 code and the UTF-8 reason (RFC 6455 5.5: at most 123 bytes)."""
+    if type(code) is not int or not (1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999):
+        raise ValueError(f"websocket.close: {code!r} is not a close code an endpoint may send (RFC 6455 7.4)")
+    data = (reason or "").encode("utf-8")
+    if len(data) > 123:
+        raise ValueError("websocket.close: the reason is longer than 123 bytes in UTF-8 (RFC 6455 5.5)")
+    return code.to_bytes(2, "little") + data
+
+
+class WebSocketConnection:
+    """
+    One WebSocket: the handshake the app accepts, refuses (403) or answers with its own response
+    (websocket.http.response), then messages both ways within the front's credit, and close codes both ways.
+    """
+
+    __slots__ = ("server", "stream", "scope", "request_id", "events", "connect_given", "partial", "partial_text",
+                 "state", "closed", "disconnected", "waiter", "credit", "credit_waiter", "unacknowledged")
+
+    CONNECTING, CONNECTED, RESPONDING, CLOSED = range(4)
+
+    def __init__(self, server, stream, fields, count, no_body):
+        self.server = server
+        self.stream = stream
+        (_, _method, scheme, version, root_path, raw_path, query, client_host, client_port,
+         server_host, server_port, _flags, request_id) = fields[:_FIXED_FIELDS]
+        pairs = iter(fields[_FIXED_FIELDS:-1])
+        headers = list(zip(pairs, pairs))
+        subprotocols = []
+        for name, value in headers:
+            if name == b"sec-websocket-protocol":
+                subprotocols.extend(p.strip().decode("latin-1") for p in value.split(b",") if p.strip())
+        self.scope = {
+            "type": "websocket",
+            "asgi": _ASGI,
+            "http_version": _text(version),
+            "scheme": _SCHEMES.get(scheme, "ws"),
+            "path": fields[-1].decode("utf-8", "replace"),
+            "raw_path": raw_path,
+            "query_string": query,
+            "root_path": root_path.decode("utf-8", "replace") if root_path else "",
+            "headers": headers,
+            "client": (_text(client_host), int(client_port)) if client_host else None,
+            "server": (_text(server_host), int(server_port)) if server_host else None,
+            "subprotocols": subprotocols,
+            "extensions": _WS_EXTENSIONS,
+            "state": server.state.copy(),
+        }
+        self.request_id = request_id.decode("latin-1")
+        self.events = deque()  # (event, bytes to acknowledge once the app has it)
+        self.connect_given = False
+        self.partial = []
+        self.partial_text = False
+        self.state = self.CONNECTING
+        self.closed = False  # the app sent websocket.close (or its handshake was refused)
+        self.disconnected = None  # (code, reason) once the client closed or vanished
+        self.waiter = None
+        self.credit = WINDOW
+        self.credit_waiter = None
+        self.unacknowledged = 0
+
+    # -- frames from the front
+
+    def on_message(self, flags, data):
+        if flags & END:
+            pending = len(data)  # the earlier pieces of a longer message were acknowledged as they came
+            if self.partial:
+                self.partial.append(data)
+                data = b"".join(self.partial)
+                self.partial = []
+                text = self.partial_text
+            else:
+                text = bool(flags & TEXT)
+            if text:
+                try:
+                    event = {"type": "websocket.receive", "text": data.decode("utf-8")}
+                except UnicodeDecodeError:
+                    event = {"type": "websocket.receive", "bytes": data}  # the front checked UTF-8 already
+            else:
+                event = {"type": "websocket.receive", "bytes": data}
+            self.events.append((event, pending))
+            self._wake()
+        else:
+            # A piece of a longer message: acknowledged as it arrives (the front bounds the whole message by
+            # --ws-max-message-size), so a message larger than the window cannot stall the stream.
+            if not self.partial:
+                self.partial_text = bool(flags & TEXT)
+            self.partial.append(data)
+            self._acknowledge(len(data))
+
+    def on_disconnect(self, payload):
+        if self.disconnected is None:
+            code = int.from_bytes(payload[:2], "little") if len(payload) >= 2 else 1005
+            self.disconnected = (code, payload[2:].decode("utf-8", "replace"))
+        self._wake()
+        waiter = self.credit_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def on_cancel(self):
+        self.on_disconnect(b"")
+
+    def on_credit(self, credit):
+        self.credit += credit
+        waiter = self.credit_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def on_body(self, data):
+        pass
+
+    def on_body_end(self):
+        pass
+
+    def on_file_opened(self, opened):
+        pass
+
+    def _wake(self):
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    # -- the app's task
+
+    async def run(self):
+        kwsgi_worker.request_id.set(self.request_id)
+        stream = self.stream
+        try:
+            await self.server.app(self.scope, self.receive, self.send)
+        except BaseException:
+            if self.disconnected is not None or self.closed:
+                pass  # what the app raised once the socket had closed is not the app's failure
+            else:
+                _log(f"kwsgi: error in the app serving the WebSocket {self.scope['path']}")
+                if self.state == self.CONNECTING:
+                    _frame(RESPONSE_HEAD, 0, stream, _ERROR_HEAD)  # as uvicorn: 500 for a handshake the app failed
+                    _frame(RESPONSE_BODY, END, stream, _ERROR_BODY)
+                elif self.state == self.CONNECTED:
+                    _frame(WEBSOCKET_CLOSE, 0, stream, (1011).to_bytes(2, "little"))
+                elif self.state == self.RESPONDING:
+                    _frame(RESPONSE_ABORT, 0, stream, None)
+        else:
+            if not self.closed and self.disconnected is None:
+                if self.state == self.CONNECTING:
+                    _frame(WEBSOCKET_CLOSE, 0, stream, (1000).to_bytes(2, "little"))  # never accepted: 403
+                elif self.state == self.CONNECTED:
+                    _frame(WEBSOCKET_CLOSE, 0, stream, (1000).to_bytes(2, "little"))
+                elif self.state == self.RESPONDING:
+                    _frame(RESPONSE_BODY, END, stream, None)
+        finally:
+            self.state = self.CLOSED
+            self.server.close(self)
+            self.server.want_flush()
+
+    # -- receive
+
+    async def receive(self):
+        while True:
+            if not self.connect_given:
+                self.connect_given = True
+                return {"type": "websocket.connect"}
+            events = self.events
+            if events:
+                event, pending = events.popleft()
+                self._acknowledge(pending)
+                return event
+            if self.disconnected is not None:
+                code, reason = self.disconnected
+                return {"type": "websocket.disconnect", "code": code, "reason": reason}
+            if self.closed:
+                return {"type": "websocket.disconnect", "code": 1000, "reason": ""}
+            self.waiter = self.server.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+
+    def _acknowledge(self, size):
+        """Credit for client messages as the app takes them, in batches (the front starts with a whole window)."""
+        self.unacknowledged += size
+        if self.unacknowledged >= ACK_THRESHOLD and self.disconnected is None:
+            _frame(REQUEST_CREDIT, 0, self.stream, self.unacknowledged.to_bytes(4, "little"))
+            self.unacknowledged = 0
+            self.server.want_flush()
+
+    # -- send
+
+    async def send(self, message):
+        kind = message["type"]
+        stream = self.stream
+        if kind == "websocket.send":
+            if self.state != self.CONNECTED or self.closed:
+                if self.disconnected is not None:
+                    raise ClientDisconnected("the WebSocket client disconnected")
+                raise RuntimeError(f"ASGI: websocket.send {'before websocket.accept' if self.state == self.CONNECTING else 'after websocket.close'}")
+            if self.disconnected is not None:
+                raise ClientDisconnected("the WebSocket client disconnected")
+            text = message.get("text")
+            if text is not None:
+                await self._send_message(text.encode("utf-8"), TEXT)
+            else:
+                data = message.get("bytes")
+                if data is None:
+                    raise ValueError("ASGI: websocket.send needs text or bytes")
+                await self._send_message(data if type(data) is bytes else bytes(data), 0)
+        elif kind == "websocket.accept":
+            if self.state != self.CONNECTING or self.closed:
+                raise RuntimeError("ASGI: websocket.accept after the handshake was answered")
+            if self.disconnected is not None:
+                raise ClientDisconnected("the WebSocket client disconnected")
+            subprotocol = message.get("subprotocol")
+            parts = [subprotocol.encode("latin-1") if subprotocol else b""]
+            for header in message.get("headers", ()):
+                name, value = bytes(header[0]), bytes(header[1])
+                if not name or name.translate(None, _TOKEN):
+                    raise ValueError(f"websocket.accept: invalid header name {name!r}")
+                if b"\0" in value or b"\r" in value or b"\n" in value:
+                    raise ValueError(f"websocket.accept: the value of header {name!r} contains a control character")
+                parts.append(name)
+                parts.append(value)
+            self.state = self.CONNECTED
+            _frame(WEBSOCKET_ACCEPT, 0, stream, b"\0".join(parts))
+            self.server.want_flush()
+        elif kind == "websocket.close":
+            if self.closed or self.state in (self.RESPONDING, self.CLOSED):
+                raise RuntimeError("ASGI: websocket.close after the socket was closed")
+            payload = _close_payload(message.get("code", 1000) or 1000, message.get("reason"))
+            self.closed = True
+            if self.disconnected is None:
+                _frame(WEBSOCKET_CLOSE, 0, stream, payload)
+                self.server.want_flush()
+            self._wake()
+        elif kind == "websocket.http.response.start":
+            if self.state != self.CONNECTING or self.closed:
+                raise RuntimeError("ASGI: websocket.http.response.start after the handshake was answered")
+            head, _ = _encode_head(message["status"], message.get("headers", ()))
+            self.state = self.RESPONDING
+            _frame(RESPONSE_HEAD, 0, stream, head)
+        elif kind == "websocket.http.response.body":
+            if self.state != self.RESPONDING:
+                raise RuntimeError("ASGI: websocket.http.response.body without websocket.http.response.start")
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            if body:
+                await self._send_pieces(RESPONSE_BODY, bytes(body), 0, end=not more)
+            elif not more:
+                _frame(RESPONSE_BODY, END, stream, None)
+            if not more:
+                self.state = self.CLOSED
+                self.closed = True
+            self.server.want_flush()
+        else:
+            raise ValueError(f"ASGI: unexpected message type {kind!r} on a websocket connection")
+
+    async def _send_message(self, data, flags):
+        if len(data) <= MAX_CHUNK and len(data) <= self.credit:
+            self.credit -= len(data)  # the common case: one frame, no wait
+            _frame(WEBSOCKET_SEND, flags | END, self.stream, data)
+            self.server.want_flush()
+            return
+        await self._send_pieces(WEBSOCKET_SEND, data, flags, end=True)
+        self.server.want_flush()
+
+    async def _send_pieces(self, kind, data, flags, end):
+        """Frames of at most MAX_CHUNK bytes, each waiting for the front's credit (its client keeping up)."""
+        view = memoryview(data)
+        offset = 0
+        total = len(data)
+        while offset < total:
+            size = min(MAX_CHUNK, total - offset)
+            while self.credit < size:
+                if self.disconnected is not None:
+                    raise ClientDisconnected("the WebSocket client disconnected")
+                self.credit_waiter = self.server.loop.create_future()
+                self.server.want_flush()
+                try:
+                    await self.credit_waiter
+                finally:
+                    self.credit_waiter = None
+            if self.disconnected is not None:
+                raise ClientDisconnected("the WebSocket client disconnected")
+            self.credit -= size
+            offset += size
+            last = end and offset >= total
+            _frame(kind, flags | (END if last else 0), self.stream, bytes(view[offset - size:offset]))
+
+
+SCOPE_TYPES = {b"http": HttpConnection, b"websocket": WebSocketConnection}
 
 
 # ---------------------------------------------------------------- lifespan
