@@ -4,7 +4,8 @@
 
 Both servers run perf/apps/ws_echo.py (raw ASGI) on /usr/bin/python3 with the same number of workers: kwsgi
 (perf/.kwsgi/kwsgi, as run.sh publishes it; KWSGI=path overrides) and uvicorn with --ws websockets (Debian's 0.17).
-The load is perf/ws_load.py in its own process. Prints a Markdown table: median (min–max) over the repeats, with the
+The load is perf/ws_load.py in its own process. --limit adds a bare Kestrel echo (perf/KestrelHello, published
+into perf/.kestrel-hello): what the front alone costs, with no Python and no hop. Prints a Markdown table: median (min–max) over the repeats, with the
 machine's load average during the run.
 """
 
@@ -24,6 +25,8 @@ PYTHON = "/usr/bin/python3"
 
 
 def server_argv(name, port, workers):
+    if name == "kestrel-ws":
+        return [os.path.join(HERE, ".kestrel-hello", "KestrelHello"), "--host", "127.0.0.1", "--port", str(port)]
     if name == "kwsgi":
         kwsgi = os.environ.get("KWSGI", os.path.join(HERE, ".kwsgi", "kwsgi"))
         return [kwsgi, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), "--python", PYTHON,
@@ -43,7 +46,10 @@ def tree_ticks(root):
 
 def run_once(name, args):
     port = bench.free_port()
-    p = bench.spawn(server_argv(name, port, args.workers), cwd=os.path.join(HERE, "apps"))
+    env = dict(os.environ)
+    if name == "kestrel-ws":
+        env["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1"  # as kwsgi's front runs
+    p = bench.spawn(server_argv(name, port, args.workers), cwd=os.path.join(HERE, "apps"), env=env)
     try:
         deadline = time.monotonic() + 60
         while not bench.port_open(port):
@@ -52,8 +58,8 @@ def run_once(name, args):
             time.sleep(0.2)
         time.sleep(1.0)  # every worker up
         url = f"ws://127.0.0.1:{port}/"
-        # Warm-up, then the measured run.
-        subprocess.run([PYTHON, os.path.join(HERE, "ws_load.py"), url, str(args.connections), "2", str(args.size)],
+        # Warm-up (the front's JIT tiers up its hot paths), then the measured run.
+        subprocess.run([PYTHON, os.path.join(HERE, "ws_load.py"), url, str(args.connections), "5", str(args.size)],
                        check=True, capture_output=True)
         ticks0 = tree_ticks(p.pid)
         out = subprocess.run([PYTHON, os.path.join(HERE, "ws_load.py"), url, str(args.connections), str(args.seconds), str(args.size)],
@@ -79,10 +85,12 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--size", type=int, default=32)
+    parser.add_argument("--limit", action="store_true", help="also a bare Kestrel echo (perf/KestrelHello: no Python, no hop)")
     args = parser.parse_args()
-    results = {"kwsgi": [], "uvicorn": []}
+    names = ["kwsgi", "uvicorn"] + (["kestrel-ws"] if args.limit else [])
+    results = {name: [] for name in names}
     for i in range(args.repeats):
-        for name in (("kwsgi", "uvicorn") if i % 2 == 0 else ("uvicorn", "kwsgi")):
+        for name in (names if i % 2 == 0 else names[::-1]):
             r = run_once(name, args)
             results[name].append(r)
             print(f"# {i + 1} {name}: {r}", file=sys.stderr, flush=True)

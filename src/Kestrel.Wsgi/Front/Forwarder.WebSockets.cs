@@ -61,6 +61,7 @@ internal sealed partial class Forwarder
             // 6. The app's answer to its websocket.connect event.
             ResponseQueue parts = exchange.Parts;
             bool bodyAllowed = true;
+            int unacknowledged = 0;
             CancellationTokenRegistration gone = context.RequestAborted.Register(
                 static state => ((Exchange)state!).DisconnectOnWorker(WebSocketConversation.Vanished, ""), exchange);
             try
@@ -88,10 +89,18 @@ internal sealed partial class Forwarder
                                     SetHead(context, part.Buffer.AsSpan(0, part.Length));
                                     bodyAllowed = context.Response.StatusCode is not (204 or 304);
                                     break;
-                                case ResponsePartKind.Body when bodyAllowed && part.Length > 0:
-                                    await context.Response.BodyWriter.WriteAsync(part.Buffer.AsMemory(0, part.Length), context.RequestAborted).ConfigureAwait(false);
-                                    break;
                                 case ResponsePartKind.Body:
+                                    if (bodyAllowed && part.Length > 0)
+                                    {
+                                        await context.Response.BodyWriter.WriteAsync(part.Buffer.AsMemory(0, part.Length), context.RequestAborted).ConfigureAwait(false);
+                                    }
+                                    // The worker sends a long denial body within the front's credit, as any response body.
+                                    unacknowledged += part.Length;
+                                    if (unacknowledged >= FlowWindow.AckThreshold)
+                                    {
+                                        await connection.SendCreditAsync(FrameType.ResponseCredit, exchange.Id, unacknowledged).ConfigureAwait(false);
+                                        unacknowledged = 0;
+                                    }
                                     break;
                                 case ResponsePartKind.Abort:
                                     return ForwardError.AppFailedAfterHead;

@@ -125,6 +125,29 @@ public sealed class WebSocketForwarderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DenialBody_IsCreditedAsItIsWritten()
+    {
+        var client = new WebSocketClient("/");
+        Task forwarding = NewForwarder().InvokeAsync(client.Context);
+        var (head, _) = await _worker.ReadFrameAsync();
+        await _worker.SendHeadAsync(head.StreamId, "400 Bad Request");
+        byte[] piece = new byte[FlowWindow.MaxChunk];
+        int sent = 0;
+        while (sent < FlowWindow.AckThreshold)
+        {
+            await _worker.SendAsync(FrameType.ResponseBody, head.StreamId, piece);
+            sent += piece.Length;
+        }
+        var (credit, payload) = await _worker.ReadFrameAsync();
+        Assert.Equal(FrameType.ResponseCredit, credit.Type);
+        Assert.Equal(FlowWindow.AckThreshold, BinaryPrimitives.ReadInt32LittleEndian(payload));
+        await _worker.SendAsync(FrameType.ResponseBody, head.StreamId, [], end: true);
+        await forwarding;
+        Assert.Equal(400, client.Context.Response.StatusCode);
+        Assert.Equal(FlowWindow.AckThreshold, (await client.BodyAsync()).Length);
+    }
+
+    [Fact]
     public async Task ClientCloseCode_ReachesTheApp()
     {
         var (client, head, socket, forwarding) = await AcceptedAsync();
