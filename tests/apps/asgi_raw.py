@@ -37,8 +37,9 @@ async def _lifespan(scope, receive, send):
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            scope["state"]["opened"] = "yes"
-            scope["state"]["pid"] = os.getpid()
+            if "state" in scope:  # servers before lifespan state (uvicorn 0.17) have none
+                scope["state"]["opened"] = "yes"
+                scope["state"]["pid"] = os.getpid()
             if log:
                 with open(log, "a") as f:
                     f.write(f"startup {os.getpid()}\n")
