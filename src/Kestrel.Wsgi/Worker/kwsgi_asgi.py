@@ -376,7 +376,9 @@ class HttpConnection:
                     _frame(RESPONSE_BODY, END, self.stream, _ERROR_BODY)
                     self.response_done = True
         else:
-            if not self.response_done and not self.disconnected:
+            if self.disconnected:
+                self._abort()  # the front still waits for the exchange to end
+            elif not self.response_done:
                 if not self.started:
                     _log(f"kwsgi: the app returned without a response to {self.scope['method']} {self.scope['path']}",
                          with_traceback=False)
