@@ -34,19 +34,29 @@ internal sealed class WebSocketConversation(WebSocket socket, Exchange exchange,
             // The client closed or vanished: the app's later messages have nowhere to go.
             exchange.Close();
             stop.Cancel();
-            await sending.ConfigureAwait(false);
+            await EndAsync(sending, stop).ConfigureAwait(false);
             return;
         }
         // The app closed, or its worker is gone: the client's answer to the close frame ends the receiving side.
+        await EndAsync(receiving, stop).ConfigureAwait(false);
+        stop.Cancel();
+    }
+
+    /// <summary>
+    /// Waits for one side to end by itself, then drops the connection. The socket's own calls take no token: a
+    /// cancellable one sends every message down .NET's slower path, so a stuck call is ended by aborting instead.
+    /// </summary>
+    private async Task EndAsync(Task side, CancellationTokenSource stop)
+    {
         try
         {
-            await receiving.WaitAsync(WebSocketSettings.CloseHandshakeTimeout).ConfigureAwait(false);
+            await side.WaitAsync(WebSocketSettings.CloseHandshakeTimeout).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             socket.Abort();
-            stop.Cancel();
-            await receiving.ConfigureAwait(false);
+            stop.Cancel(); // a side waiting for credit or for the send lock
+            await side.ConfigureAwait(false);
         }
     }
 
@@ -60,7 +70,7 @@ internal sealed class WebSocketConversation(WebSocket socket, Exchange exchange,
         {
             while (true)
             {
-                ValueWebSocketReceiveResult result = await socket.ReceiveAsync(buffer.AsMemory(0, FlowWindow.MaxChunk), stop).ConfigureAwait(false);
+                ValueWebSocketReceiveResult result = await socket.ReceiveAsync(buffer.AsMemory(0, FlowWindow.MaxChunk), CancellationToken.None).ConfigureAwait(false);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     WebSocketCloseStatus status = socket.CloseStatus ?? WebSocketCloseStatus.Empty;
@@ -134,7 +144,7 @@ internal sealed class WebSocketConversation(WebSocket socket, Exchange exchange,
                                 await _sendLock.WaitAsync(stop).ConfigureAwait(false);
                                 try
                                 {
-                                    await socket.SendAsync(part.Buffer.AsMemory(0, part.Length), type, part.End, stop).ConfigureAwait(false);
+                                    await socket.SendAsync(part.Buffer.AsMemory(0, part.Length), type, part.End, CancellationToken.None).ConfigureAwait(false);
                                 }
                                 finally
                                 {
