@@ -138,6 +138,26 @@ public sealed class WebSocketTests(WebSocketServerFixture fixture) : IClassFixtu
     }
 
     [Fact]
+    public async Task ClientVanishes_TheAppGets1006()
+    {
+        ClientWebSocket vanishing = await ConnectAsync(Ws("/echo"));
+        await SendTextAsync(vanishing, "here");
+        Assert.Equal("here", await ReceiveTextAsync(vanishing));
+        vanishing.Abort(); // the connection drops without a close frame
+        vanishing.Dispose();
+
+        using ClientWebSocket socket = await ConnectAsync(Ws("/echo"));
+        string last = "";
+        Assert.True(await ProcInfo.WaitUntilAsync(() =>
+        {
+            SendTextAsync(socket, "last").GetAwaiter().GetResult();
+            last = ReceiveTextAsync(socket).GetAwaiter().GetResult();
+            return last.StartsWith("1006", StringComparison.Ordinal);
+        }, s_wait), last);
+        await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, default);
+    }
+
+    [Fact]
     public async Task CloseBeforeAccept_403()
     {
         var socket = new ClientWebSocket();
