@@ -166,8 +166,8 @@ internal sealed partial class Forwarder
             socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
             {
                 SubProtocol = accept.SubProtocol,
-                KeepAliveInterval = webSockets.PingInterval,
-                KeepAliveTimeout = webSockets.PingTimeout == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : webSockets.PingTimeout,
+                KeepAliveInterval = _webSockets.PingInterval,
+                KeepAliveTimeout = _webSockets.PingTimeout == TimeSpan.Zero ? Timeout.InfiniteTimeSpan : _webSockets.PingTimeout,
             }).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or OperationCanceledException or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
@@ -177,8 +177,8 @@ internal sealed partial class Forwarder
         }
         using (socket)
         {
-            var conversation = new WebSocketConversation(socket, exchange, webSockets);
-            await conversation.RunAsync(openWebSockets.GoingAway).ConfigureAwait(false);
+            var conversation = new WebSocketConversation(socket, exchange, _webSockets);
+            await conversation.RunAsync(_openWebSockets.GoingAway).ConfigureAwait(false);
             if (conversation.ClosedBecause is string why)
             {
                 LogWebSocketClosedByFront(why);

@@ -19,8 +19,8 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
     WebSocketSettings? webSocketSettings = null, OpenWebSockets? openWebSockets = null)
 {
     private readonly byte[] _prefix = System.Text.Encoding.Latin1.GetBytes(options.UrlPrefix);
-    private readonly WebSocketSettings webSockets = webSocketSettings ?? WebSocketSettings.Default;
-    private readonly OpenWebSockets openWebSockets = openWebSockets ?? new OpenWebSockets();
+    private readonly WebSocketSettings _webSockets = webSocketSettings ?? WebSocketSettings.Default;
+    private readonly OpenWebSockets _openWebSockets = openWebSockets ?? new OpenWebSockets();
 
     public async Task InvokeAsync(HttpContext context)
     {
