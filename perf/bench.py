@@ -1293,12 +1293,14 @@ def report(records, extras, meta):
         add("- stop problems seen: " + "; ".join(
             f"{r['server']}/{r['workload']}: {', '.join(r['stop_notes'])}" for r in stops[:20]))
     add("")
-    # perf/h2.sh writes its own section; a rewrite by this script keeps it.
+    # perf/h2.sh and perf/ws_bench.py write sections of their own; a rewrite by this script keeps them.
     if os.path.exists(RESULTS_MD):
         with open(RESULTS_MD) as f:
-            kept = re.search(r"^## HTTP/2 and TLS \(perf/h2\.sh\)\n.*?(?=^## |\Z)", f.read(), re.S | re.M)
-        if kept:
-            L.append(kept.group(0).rstrip("\n") + "\n")
+            previous = f.read()
+        for title in (r"HTTP/2 and TLS \(perf/h2\.sh\)", r"WebSockets \(perf/ws_bench\.py\)"):
+            kept = re.search(r"^## " + title + r"\n.*?(?=^## |\Z)", previous, re.S | re.M)
+            if kept:
+                L.append(kept.group(0).rstrip("\n") + "\n")
     with open(RESULTS_MD, "w") as f:
         f.write("\n".join(L))
     return summ

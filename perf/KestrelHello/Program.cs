@@ -24,13 +24,29 @@ builder.WebHost.UseUrls($"http://{host}:{port}");
 var app = builder.Build();
 
 byte[] body = "Hello, World!"u8.ToArray();
-app.Run(context =>
+app.UseWebSockets();
+app.Run(async context =>
 {
+    if (context.WebSockets.IsWebSocketRequest)
+    {
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        byte[] buffer = new byte[64 * 1024];
+        while (true)
+        {
+            var received = await socket.ReceiveAsync(buffer.AsMemory(), default);
+            if (received.MessageType == System.Net.WebSockets.WebSocketMessageType.Close)
+            {
+                await socket.CloseOutputAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, null, default);
+                return;
+            }
+            await socket.SendAsync(buffer.AsMemory(0, received.Count), received.MessageType, received.EndOfMessage, default);
+        }
+    }
     var response = context.Response;
     response.StatusCode = 200;
     response.ContentType = "text/plain";
     response.ContentLength = body.Length;
-    return response.Body.WriteAsync(body, 0, body.Length);
+    await response.Body.WriteAsync(body, 0, body.Length);
 });
 
 app.Start();

@@ -26,7 +26,7 @@ internal static class CommandLine
 
     /// <summary>Every option kwsgi takes, in --help's order; each group's file defines its own.</summary>
     public static IEnumerable<Option> AllOptions =>
-        ServerOptions.All.Concat(LimitOptions.All).Concat(ObservabilityOptions.All).Concat(ProcessOptions.All).Concat(DevLoopOptions.All)
+        ServerOptions.All.Concat(LimitOptions.All).Concat(ObservabilityOptions.All).Concat(ProcessOptions.All).Concat(DevLoopOptions.All).Concat(AsgiOptions.All)
             .Concat([s_config, s_printConfig, s_checkConfig])
             .Concat(WaitressOptions.All).Concat(GunicornOptions.All);
 
@@ -146,6 +146,7 @@ internal static class CommandLine
             options = LimitOptions.Apply(parsed, options);
             options = ObservabilityOptions.Apply(parsed, options);
             options = DevLoopOptions.Apply(parsed, options);
+            options = AsgiOptions.Apply(parsed, options);
             options = GunicornOptions.Apply(parsed, options, warnings);
             WaitressOptions.Check(parsed, warnings);
             return new Reading(options, ProcessOptions.Read(parsed), warnings, parsed, sources);

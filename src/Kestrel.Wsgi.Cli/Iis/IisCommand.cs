@@ -140,6 +140,7 @@ internal static class IisCommand
         var document = NewWebConfig.Create(writer, kwsgi is null ? KwsgiExecutable() : Path.GetFullPath(kwsgi), chosenPython, app, mounts, staticByKwsgi, notes);
         WebConfigFile file = WebConfigFile.New(document);
         notes.Add($"Create the folder {WindowsPath.Folder(writer.DefaultLogFile)} (for stdoutLogFile) and let the app pool's identity write to it; let it read {chosenPython}.");
+        notes.Add("WebSockets (ASGI apps): install IIS's WebSocket Protocol feature (Install-WindowsFeature Web-WebSockets); the handler relays them through it.");
         TextWriter report;
         if (output is null)
         {

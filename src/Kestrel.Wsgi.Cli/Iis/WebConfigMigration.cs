@@ -89,6 +89,14 @@ internal static class WebConfigMigration
             XmlLayout.Remove(parent);
             site.Changes.Add($"empty <{parent.Name.LocalName}> removed");
         }
+        // The handler relays an upgraded connection through IIS's WebSocket module (docs/iis.md, WebSockets); a site
+        // that turned it off (as iisnode sites must) would refuse an ASGI app's WebSockets.
+        foreach (XElement off in doc.Named("webSocket").Where(e => e.Parent?.Name.LocalName == "system.webServer"
+            && string.Equals(e.Attr("enabled"), "false", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            XmlLayout.Remove(off);
+            site.Changes.Add("<webSocket enabled=\"false\"> removed: the handler passes WebSockets to kwsgi only through IIS's WebSocket module");
+        }
         if (python is null && site.PythonNamedBy is { } named && PythonVersionName.Guess(named) is { } version && version < PythonVersionName.Oldest)
         {
             site.Notes.Add(version.Major == 2

@@ -59,6 +59,20 @@ internal sealed class ChannelConnection : IDisposable
         return new ChannelConnection(null, pipe);
     }
 
+    /// <summary>True on the socket transport, the only one an ASGI worker's event loop can watch.</summary>
+    public bool IsSocket => _socket is not null;
+
+    /// <summary>
+    /// Switches the socket to non-blocking mode for an ASGI worker's event loop and returns its descriptor, which the
+    /// loop watches and reads directly from then on (<c>Worker/AsgiChannel</c>); the blocking calls here are not used again.
+    /// </summary>
+    public nint MakeNonBlocking()
+    {
+        Socket socket = _socket ?? throw new InvalidOperationException("Only the socket channel can be watched by an event loop.");
+        socket.Blocking = false;
+        return socket.Handle;
+    }
+
     /// <summary>One blocking read; 0 at end of stream (the front has gone).</summary>
     public int Receive(byte[] buffer, int offset, int count) =>
         _socket is not null ? _socket.Receive(buffer, offset, count, SocketFlags.None)

@@ -22,13 +22,14 @@ internal sealed class Exchange(WorkerConnection connection)
     public long Deadline { get; private set; } = long.MaxValue;
 
     /// <summary>Makes this exchange the state of a new request.</summary>
-    public void Reset(uint id, long deadline)
+    /// <param name="requestWindow">Bytes the front may send before the worker's first credit.</param>
+    public void Reset(uint id, long deadline, int requestWindow)
     {
         while (_creditSignal.CurrentCount > 0)
         {
             _creditSignal.Wait(0);
         }
-        Volatile.Write(ref _requestCredit, FlowWindow.InitialRequestWindow);
+        Volatile.Write(ref _requestCredit, requestWindow);
         Deadline = deadline;
         Answered = false;
         Id = id;
@@ -55,7 +56,13 @@ internal sealed class Exchange(WorkerConnection connection)
     /// and either way the worker ends the response with a frame of its own.
     /// </remarks>
     public void Post(uint id, ResponsePart part) =>
-        _parts.Post(id, part, last: part.End || part.Kind is not (ResponsePartKind.Head or ResponsePartKind.Body or ResponsePartKind.File));
+        _parts.Post(id, part, last: part.Kind switch
+        {
+            ResponsePartKind.Head or ResponsePartKind.Body or ResponsePartKind.File => part.End,
+            // A WebSocket message's End ends the message, not the conversation.
+            ResponsePartKind.WebSocketAccept or ResponsePartKind.WebSocketText or ResponsePartKind.WebSocketBinary => false,
+            _ => true,
+        });
 
     public void AddRequestCredit(uint id, int bytes)
     {
@@ -87,6 +94,24 @@ internal sealed class Exchange(WorkerConnection connection)
             try
             {
                 await Connection.SendAsync(FrameType.Cancel, FrameFlags.None, Id, default).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                // The worker is gone too.
+            }
+        }
+    }
+
+    /// <summary>Tells the worker the WebSocket's client closed it with <paramref name="code"/> (1006: it vanished); the app's receive() answers websocket.disconnect.</summary>
+    public void DisconnectOnWorker(int code, string? reason)
+    {
+        _ = DisconnectAsync(WebSocketClosePayload.Encode(code, reason));
+
+        async Task DisconnectAsync(byte[] payload)
+        {
+            try
+            {
+                await Connection.SendAsync(FrameType.WebSocketDisconnect, FrameFlags.None, Id, payload).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or ObjectDisposedException or InvalidOperationException)
             {

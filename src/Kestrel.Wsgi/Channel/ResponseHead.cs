@@ -41,9 +41,11 @@ internal readonly ref struct ResponseHead
         return true;
     }
 
-    /// <summary>Yields (name, value) pairs.</summary>
+    /// <summary>Yields (name, value) pairs; also reads a trailers frame, which is the same pairs without a status.</summary>
     public ref struct Enumerator(ReadOnlySpan<byte> fields)
     {
+        public readonly Enumerator GetEnumerator() => this;
+
         private ReadOnlySpan<byte> _rest = fields;
 
         public (string Name, string Value) Current { get; private set; }

@@ -40,6 +40,9 @@ internal sealed class WorkerConnection : IAsyncDisposable
         _writer = PipeWriter.Create(stream);
     }
 
+    /// <summary>The worker runs an ASGI app (its Ready frame said so): requests go to it as <see cref="FrameType.ScopeHead"/> frames.</summary>
+    public bool IsAsgi { get; private set; }
+
     /// <summary>False once the channel broke or the worker was abandoned; a lost worker takes no more requests.</summary>
     public bool IsAlive => !_lost;
 
@@ -62,6 +65,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
             if (FrameReader.TryRead(ref buffer, out FrameHeader header, out ReadOnlySequence<byte> payload))
             {
                 string text = header.Type == FrameType.StartupFailed ? System.Text.Encoding.UTF8.GetString(payload.ToArray()) : "";
+                IsAsgi = header.Type == FrameType.Ready && payload.Length > 0 && payload.FirstSpan[0] == ReadyInterface.Asgi;
                 _reader.AdvanceTo(buffer.Start);
                 return header.Type switch
                 {
@@ -79,7 +83,11 @@ internal sealed class WorkerConnection : IAsyncDisposable
     }
 
     /// <summary>Registers a new request; on a lost worker it is answered WorkerLost at once.</summary>
-    public Exchange Open(long deadline)
+    /// <param name="requestWindow">
+    /// Body bytes the front may send before the worker's first credit: one frame for a request (the app opens the
+    /// window when it first reads), the whole window for a WebSocket (its messages come whether the app reads or not).
+    /// </param>
+    public Exchange Open(long deadline, int requestWindow = FlowWindow.InitialRequestWindow)
     {
         Exchange? exchange;
         lock (_idle)
@@ -87,7 +95,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
             _idle.TryPop(out exchange);
         }
         exchange ??= new Exchange(this);
-        exchange.Reset(Interlocked.Increment(ref _nextId), deadline);
+        exchange.Reset(Interlocked.Increment(ref _nextId), deadline, requestWindow);
         _exchanges[exchange.Id] = exchange;
         if (_lost)
         {
@@ -171,6 +179,27 @@ internal sealed class WorkerConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Encodes and sends an ASGI worker's request head (<see cref="ScopeHeadWriter"/>).</summary>
+    /// <param name="scopeType"><c>http</c>, or <c>websocket</c> for a WebSocket handshake the app accepts or refuses.</param>
+    public async ValueTask SendScopeHeadAsync(uint streamId, FrameFlags flags, HttpContext context, string rootPath, ReadOnlyMemory<byte> path, string rawTarget, string query, string scopeType = "http")
+    {
+        await _writeLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _headBuffer.ResetWrittenCount();
+            ScopeHeadWriter.Write(_headBuffer, scopeType, context, rootPath, path.Span, rawTarget, query);
+            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
+            new FrameHeader(_headBuffer.WrittenCount, FrameType.ScopeHead, flags, streamId).Write(header);
+            _writer.Advance(FrameHeader.Size);
+            _writer.Write(_headBuffer.WrittenSpan);
+            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
     public ValueTask SendFileOpenedAsync(uint streamId, bool opened) =>
         SendAsync(FrameType.FileOpened, FrameFlags.None, streamId, opened ? s_opened : s_notOpened);
 
@@ -241,7 +270,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
             return; // a late frame of a request that ended on the front (client gone)
         }
         bool end = (header.Flags & FrameFlags.End) != 0;
-        if (end || header.Type == FrameType.ResponseAbort)
+        if (end || header.Type is FrameType.ResponseAbort or FrameType.WebSocketAccept or FrameType.WebSocketClose)
         {
             exchange.Answered = true;
         }
@@ -250,15 +279,30 @@ internal sealed class WorkerConnection : IAsyncDisposable
             case FrameType.ResponseHead:
             case FrameType.ResponseBody:
             case FrameType.ResponseFile:
+            case FrameType.ResponseTrailers:
                 byte[] buffer = ArrayPool<byte>.Shared.Rent(Math.Max(header.Length, 1));
                 payload.CopyTo(buffer);
                 ResponsePartKind kind = header.Type switch
                 {
                     FrameType.ResponseHead => ResponsePartKind.Head,
                     FrameType.ResponseBody => ResponsePartKind.Body,
+                    FrameType.ResponseTrailers => ResponsePartKind.Trailers,
                     _ => ResponsePartKind.File,
                 };
                 exchange.Post(header.StreamId, new ResponsePart(kind, buffer, header.Length, end));
+                break;
+            case FrameType.WebSocketAccept:
+            case FrameType.WebSocketSend:
+            case FrameType.WebSocketClose:
+                byte[] message = ArrayPool<byte>.Shared.Rent(Math.Max(header.Length, 1));
+                payload.CopyTo(message);
+                ResponsePartKind messageKind = header.Type switch
+                {
+                    FrameType.WebSocketAccept => ResponsePartKind.WebSocketAccept,
+                    FrameType.WebSocketClose => ResponsePartKind.WebSocketClose,
+                    _ => (header.Flags & FrameFlags.Text) != 0 ? ResponsePartKind.WebSocketText : ResponsePartKind.WebSocketBinary,
+                };
+                exchange.Post(header.StreamId, new ResponsePart(messageKind, message, header.Length, end));
                 break;
             case FrameType.ResponseAbort:
                 exchange.Post(header.StreamId, new ResponsePart(ResponsePartKind.Abort, null, 0, true));

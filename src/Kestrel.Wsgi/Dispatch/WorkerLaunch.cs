@@ -17,6 +17,11 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
 
     /// <summary>A 500 from an app's exception carries the traceback in its body (<c>--expose-tracebacks</c>).</summary>
     public bool ExposeTracebacks { get; init; }
+    /// <summary>ASGI: --interface, --lifespan, --loop, and whether the worker writes its debug lines (docs/asgi.md).</summary>
+    public string Interface { get; init; } = "auto";
+    public string Lifespan { get; init; } = "auto";
+    public string Loop { get; init; } = "auto";
+    public bool Debug { get; init; }
 
     public ProcessStartInfo CreateStartInfo(Channel.ChannelAddress channel)
     {
@@ -47,6 +52,10 @@ internal sealed record WorkerLaunch(PythonInstallation Python, string App, bool 
             PythonExecutable = Python.Executable,
             PythonPath = string.Join(Path.PathSeparator, Python.SysPath),
             ExposeTracebacks = ExposeTracebacks,
+            Interface = Interface,
+            Lifespan = Lifespan,
+            Loop = Loop,
+            Debug = Debug,
         };
         foreach (string argument in settings.ToArguments())
         {

@@ -2,10 +2,11 @@ namespace Kestrel.Wsgi.Dispatch;
 
 /// <summary>
 /// Per-request, least-loaded dispatch: a request goes to the live worker with the fewest requests in
-/// flight, as long as one has room (its threads plus a short pipeline); otherwise it waits in a bounded
-/// FIFO queue, and past that bound it is refused (503).
+/// flight, as long as one has room (a WSGI worker: its threads plus a short pipeline; an ASGI worker:
+/// <c>--max-concurrency</c>, unlimited by default); otherwise it waits in a bounded FIFO queue, and past that
+/// bound it is refused (503).
 /// </summary>
-internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int maxQueue)
+internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int maxQueue, int asgiRequestsPerWorker = int.MaxValue)
 {
     [ThreadStatic]
     private static bool t_draining;
@@ -136,6 +137,25 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         }
     }
 
+    /// <summary>The app is an ASGI app (every worker loads the same one): WebSocket handshakes go to it.</summary>
+    public bool SpeaksAsgi
+    {
+        get
+        {
+            lock (_lock)
+            {
+                foreach (WorkerProcess? worker in _workers)
+                {
+                    if (worker is not null)
+                    {
+                        return worker.Connection.IsAsgi;
+                    }
+                }
+                return false;
+            }
+        }
+    }
+
     /// <summary>Requests waiting for a place (a metric).</summary>
     public int Queued
     {
@@ -168,7 +188,7 @@ internal sealed class WorkerPool(int workerCount, int requestsPerWorker, int max
         for (int i = 0; i < count; i++)
         {
             WorkerProcess? candidate = _workers[(start + i) % count];
-            if (candidate is not null && candidate.IsAlive && candidate.InFlight < requestsPerWorker
+            if (candidate is not null && candidate.IsAlive && candidate.InFlight < (candidate.Connection.IsAsgi ? asgiRequestsPerWorker : requestsPerWorker)
                 && (best is null || candidate.InFlight < best.InFlight))
             {
                 best = candidate;

@@ -114,6 +114,9 @@ internal sealed partial class WorkerProcess : IAsyncDisposable
     /// <summary>Registers a new request on this worker, with its --timeout deadline.</summary>
     public Exchange Open() => Connection.Open(RequestDeadline());
 
+    /// <summary>Registers a WebSocket on this worker: no --timeout (a conversation lasts as long as it lasts), and a whole window for client messages.</summary>
+    public Exchange OpenWebSocket() => Connection.Open(long.MaxValue, FlowWindow.Size);
+
     public void Close(Exchange exchange) => Connection.Close(exchange);
 
     /// <summary>Routes the worker's frames until its channel closes (see <see cref="WorkerConnection.RunAsync"/>).</summary>

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using Kestrel.Wsgi.Channel;
 using Kestrel.Wsgi.Dispatch;
+using Kestrel.Wsgi.Front.WebSockets;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -14,14 +15,20 @@ namespace Kestrel.Wsgi.Front;
 /// response, (7) finish. Every way a request can fail is a <see cref="ForwardError"/>, answered in one place
 /// (<see cref="Answer"/>).
 /// </summary>
-internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, RequestLimits limits, ILogger<Forwarder> logger)
+internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, RequestLimits limits, ILogger<Forwarder> logger,
+    WebSocketSettings? webSocketSettings = null, OpenWebSockets? openWebSockets = null)
 {
     private readonly byte[] _prefix = System.Text.Encoding.Latin1.GetBytes(options.UrlPrefix);
+    private readonly WebSocketSettings _webSockets = webSocketSettings ?? WebSocketSettings.Default;
+    private readonly OpenWebSockets _openWebSockets = openWebSockets ?? new OpenWebSockets();
 
     public async Task InvokeAsync(HttpContext context)
     {
         // 1. Validate what Kestrel lets through and a WSGI app must be able to rely on.
-        RequestRejection rejection = RequestValidator.Check(context.Request, limits.MaxFieldSize);
+        // A WebSocket handshake goes to an ASGI app, which decides whether to accept it (Forwarder.WebSockets.cs); a WSGI
+        // app sees it as a plain request, as before.
+        bool webSocket = context.WebSockets.IsWebSocketRequest && pool.SpeaksAsgi;
+        RequestRejection rejection = RequestValidator.Check(context.Request, limits.MaxFieldSize, webSocket);
         if (rejection != RequestRejection.None)
         {
             Answer(context, ForwardError.RequestRejected, RequestValidator.StatusOf(rejection), RequestValidator.Describe(rejection));
@@ -36,6 +43,11 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
             if (!BelowPrefix(ref pathInfo))
             {
                 Answer(context, ForwardError.OutsidePrefix);
+                return;
+            }
+            if (webSocket)
+            {
+                await ForwardWebSocketAsync(context, rawTarget, query, pathInfo).ConfigureAwait(false);
                 return;
             }
 
@@ -156,7 +168,16 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
         {
             // 4. Send the head; a body whose length the request did not declare goes with its decoded length.
             long? decodedLength = body is not null && context.Request.ContentLength is null ? body.Length : null;
-            await connection.SendRequestHeadAsync(exchange.Id, hasBody ? FrameFlags.None : FrameFlags.End, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
+            FrameFlags headFlags = hasBody ? FrameFlags.None : FrameFlags.End;
+            if (connection.IsAsgi)
+            {
+                // ASGI gets the raw headers and path (docs/asgi.md); the body streams the same way for both.
+                await connection.SendScopeHeadAsync(exchange.Id, headFlags, context, options.UrlPrefix, pathInfo, rawTarget, query).ConfigureAwait(false);
+            }
+            else
+            {
+                await connection.SendRequestHeadAsync(exchange.Id, headFlags, context, options.UrlPrefix, pathInfo, rawTarget, query, decodedLength).ConfigureAwait(false);
+            }
 
             // 5. Pump the body beside the response: the app may answer before it has read it all.
             if (bodyDone is not null)
@@ -253,6 +274,9 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
                                     spool = null;
                                 }
                                 written += await SendFileAsync(context, exchange, FileReference.Read(part.Buffer.AsSpan(0, part.Length)), bodyAllowed, limit is long cap ? cap - written : null).ConfigureAwait(false);
+                                break;
+                            case ResponsePartKind.Trailers:
+                                SetTrailers(context, part.Buffer.AsSpan(0, part.Length));
                                 break;
                             case ResponsePartKind.Abort:
                                 return (ForwardError.AppFailedAfterHead, 0, spool);
@@ -369,6 +393,20 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
                 continue;
             }
             headers.Append(name, value);
+        }
+    }
+
+    /// <summary>Trailers after the body; the worker sends them only where the scope said they can go (HTTP/2).</summary>
+    private static void SetTrailers(HttpContext context, ReadOnlySpan<byte> payload)
+    {
+        HttpResponse response = context.Response;
+        if (!response.SupportsTrailers())
+        {
+            return;
+        }
+        foreach ((string name, string value) in new ResponseHead.Enumerator(payload))
+        {
+            response.AppendTrailer(name, value);
         }
     }
 

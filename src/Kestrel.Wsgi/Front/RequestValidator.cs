@@ -20,11 +20,12 @@ internal static class RequestValidator
         "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
     /// <param name="maxFieldSize">Largest header field (name, ": ", value) accepted; null for no limit of its own.</param>
-    public static RequestRejection Check(HttpRequest request, int? maxFieldSize = null)
+    /// <param name="webSocket">The request is a WebSocket handshake for an ASGI app: over HTTP/2 that is a CONNECT (RFC 8441).</param>
+    public static RequestRejection Check(HttpRequest request, int? maxFieldSize = null, bool webSocket = false)
     {
         int fieldLimit = maxFieldSize ?? int.MaxValue;
         IHeaderDictionary headers = request.Headers;
-        if (HttpMethods.IsConnect(request.Method))
+        if (HttpMethods.IsConnect(request.Method) && !webSocket)
         {
             return RequestRejection.Connect;
         }

@@ -203,4 +203,28 @@ public sealed record KwsgiOptions
 
     /// <summary>A 500 caused by an exception in the app carries the traceback in its body (<c>--expose-tracebacks</c>).</summary>
     public bool ExposeTracebacks { get; init; }
+    // ASGI (docs/asgi.md).
+
+    /// <summary>The app's interface: <c>auto</c> (an async callable is ASGI 3), <c>wsgi</c> or <c>asgi</c>.</summary>
+    public string Interface { get; init; } = "auto";
+
+    /// <summary>The ASGI lifespan protocol: <c>auto</c>, <c>on</c> or <c>off</c>, as uvicorn's.</summary>
+    public string Lifespan { get; init; } = "auto";
+
+    /// <summary>An ASGI worker's event loop: <c>auto</c> (uvloop when installed), <c>asyncio</c> or <c>uvloop</c>.</summary>
+    public string Loop { get; init; } = "auto";
+
+    /// <summary>Requests an ASGI worker runs at once (the front queues the rest); null: no limit.</summary>
+    public int? MaxConcurrency { get; init; }
+
+    // WebSockets of ASGI apps (docs/asgi.md, WebSockets).
+
+    /// <summary>Largest message a WebSocket client may send; past it, close 1009 (uvicorn's ws_max_size).</summary>
+    public long WsMaxMessageSize { get; init; } = Front.WebSockets.WebSocketSettings.DefaultMaxMessageSize;
+
+    /// <summary>Time between the front's pings to a WebSocket client; zero: none (uvicorn's ws_ping_interval).</summary>
+    public TimeSpan WsPingInterval { get; init; } = Front.WebSockets.WebSocketSettings.DefaultPing;
+
+    /// <summary>Time a ping may go unanswered before the socket is dropped; zero: no limit (uvicorn's ws_ping_timeout).</summary>
+    public TimeSpan WsPingTimeout { get; init; } = Front.WebSockets.WebSocketSettings.DefaultPing;
 }

@@ -3,6 +3,7 @@ using Kestrel.Wsgi.Dispatch;
 using Kestrel.Wsgi.Front;
 using Kestrel.Wsgi.Front.AccessLog;
 using Kestrel.Wsgi.Front.StaticFiles;
+using Kestrel.Wsgi.Front.WebSockets;
 using Kestrel.Wsgi.Hosting.Metrics;
 using Kestrel.Wsgi.Python;
 using Microsoft.AspNetCore.Builder;
@@ -62,8 +63,12 @@ public static class KwsgiServer
             OutputLogger = loggerFactory.CreateLogger("Kestrel.Wsgi.Worker"),
             OutputSplitLines = !options.LogJson,
             ExposeTracebacks = options.ExposeTracebacks,
+            Interface = options.Interface,
+            Lifespan = options.Lifespan,
+            Loop = options.Loop,
+            Debug = options.LogLevel <= LogLevel.Debug,
         };
-        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue);
+        var pool = new WorkerPool(options.Workers, options.Threads + (options.Pipeline ?? KwsgiOptions.DefaultPipeline), options.MaxQueue, options.MaxConcurrency ?? int.MaxValue);
         var supervisor = new Supervisor(launch, pool, SupervisionOf(options), loggerFactory.CreateLogger<Supervisor>());
         Task workersReady = supervisor.StartAsync(options.ReadyWhen == ReadyWhen.One, CancellationToken.None);
 
@@ -97,6 +102,8 @@ public static class KwsgiServer
             // A request runs on the I/O thread that read it, up to its first wait (docs/channel.md, The hops).
             sockets.UnsafePreferInlineScheduling = InlineIo.Enabled;
         });
+        builder.Services.AddSingleton(new WebSocketSettings(options.WsMaxMessageSize, options.WsPingInterval, options.WsPingTimeout));
+        builder.Services.AddSingleton<OpenWebSockets>();
         builder.Services.AddSingleton<Forwarder>();
         builder.Services.AddSingleton(staticFiles);
         builder.Services.AddSingleton<StaticFileLoader>();
@@ -150,6 +157,10 @@ public static class KwsgiServer
         {
             app.Use(app.Services.GetRequiredService<StaticFileHandler>().InvokeAsync);
         }
+        // Marks handshakes (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT); the forwarder accepts one only when the app does.
+        app.UseWebSockets();
+        OpenWebSockets openWebSockets = app.Services.GetRequiredService<OpenWebSockets>();
+        app.Lifetime.ApplicationStopping.Register(() => openWebSockets.CloseBefore(options.GracefulTimeout));
         app.Run(handler.InvokeAsync);
 
         await workersReady.ConfigureAwait(false);
@@ -207,7 +218,9 @@ public static class KwsgiServer
             {
                 Console.Out.WriteLine($"kwsgi: Metrics on http://{scrape}{MetricsEndpoint.Path}");
             }
-            Console.Out.WriteLine($"kwsgi: Listening on {shown} ({options.Workers} workers x {options.Threads} threads, {options.App}, Python {python.Version})");
+            string model = pool.Workers.Any(worker => worker.Connection.IsAsgi)
+                ? $"{options.Workers} ASGI workers, one event loop each" : $"{options.Workers} workers x {options.Threads} threads";
+            Console.Out.WriteLine($"kwsgi: Listening on {shown} ({model}, {options.App}, Python {python.Version})");
 
             Console.Out.Flush();
             // A worker that can no longer load the app ends the server like a stop signal, then is reported.

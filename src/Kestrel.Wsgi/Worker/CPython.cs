@@ -26,6 +26,8 @@ internal static unsafe class CPython
     public static delegate* unmanaged<nint> PyErr_Occurred;
     public static delegate* unmanaged<nint, nint, nint, nint> PyCFunction_NewEx;
     public static delegate* unmanaged<nint, byte*, nint, int> PyObject_SetAttrString;
+    public static delegate* unmanaged<nint, nint> PyList_New;
+    public static delegate* unmanaged<nint, nint, int> PyList_Append;
 
     /// <summary>The <c>None</c> singleton.</summary>
     public static nint None;
@@ -51,6 +53,8 @@ internal static unsafe class CPython
         PyErr_Occurred = (delegate* unmanaged<nint>)NativeLibrary.GetExport(lib, "PyErr_Occurred");
         PyCFunction_NewEx = (delegate* unmanaged<nint, nint, nint, nint>)NativeLibrary.GetExport(lib, "PyCFunction_NewEx");
         PyObject_SetAttrString = (delegate* unmanaged<nint, byte*, nint, int>)NativeLibrary.GetExport(lib, "PyObject_SetAttrString");
+        PyList_New = (delegate* unmanaged<nint, nint>)NativeLibrary.GetExport(lib, "PyList_New");
+        PyList_Append = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(lib, "PyList_Append");
         None = NativeLibrary.GetExport(lib, "_Py_NoneStruct");
         True = NativeLibrary.GetExport(lib, "_Py_TrueStruct");
         False = NativeLibrary.GetExport(lib, "_Py_FalseStruct");

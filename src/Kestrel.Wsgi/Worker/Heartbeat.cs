@@ -15,13 +15,13 @@ internal sealed class Heartbeat
 {
     private static readonly TimeSpan s_interval = TimeSpan.FromSeconds(1);
 
-    private readonly WorkerChannel _channel;
+    private readonly IFrameSender _channel;
     private long _probeWaitingSince; // Environment.TickCount64 while the probe waits for the GIL; 0 otherwise
 
-    private Heartbeat(WorkerChannel channel) => _channel = channel;
+    private Heartbeat(IFrameSender channel) => _channel = channel;
 
     /// <summary>Starts both threads; call once the initializing thread has let go of the GIL.</summary>
-    public static void Start(WorkerChannel channel)
+    public static void Start(IFrameSender channel)
     {
         var heartbeat = new Heartbeat(channel);
         new Thread(heartbeat.Probe) { Name = "kwsgi GIL probe", IsBackground = true }.Start();

@@ -12,7 +12,7 @@ namespace Kestrel.Wsgi.Worker;
 /// whose threads are all busy in the app reads nothing — nothing there needs reading.
 /// Responses are written synchronously under a lock by the thread that produced them.
 /// </summary>
-internal sealed class WorkerChannel(ChannelConnection connection, Action frontGone)
+internal sealed class WorkerChannel(ChannelConnection connection, Action frontGone) : IFrameSender
 {
     private readonly ChannelConnection _connection = connection;
     private readonly Action _frontGone = frontGone;

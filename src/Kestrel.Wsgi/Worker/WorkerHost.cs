@@ -41,9 +41,18 @@ public static class WorkerHost
 
         List<Thread> threads;
         PyObject module;
+        PyObject? asgi;
         try
         {
-            module = StartPython(settings, channel);
+            (module, asgi) = StartPython(settings, channel);
+            if (asgi is not null)
+            {
+                if (!connection.IsSocket)
+                {
+                    throw new AppLoadException($"the app is an ASGI app, which needs the socket channel; KWSGI_CHANNEL={Environment.GetEnvironmentVariable("KWSGI_CHANNEL")} carries WSGI apps only", "");
+                }
+                return RunAsgi(module, asgi, connection);
+            }
             threads = StartThreads(module, settings.Threads);
         }
         catch (AppLoadException ex)
@@ -62,6 +71,53 @@ public static class WorkerHost
         {
             thread.Join();
         }
+        using (Py.GIL())
+        {
+            module.InvokeMethod("run_exit_functions").Dispose();
+        }
+        Exit(0);
+        return 0;
+    }
+
+    /// <summary>
+    /// An ASGI worker: one thread runs the event loop (kwsgi_asgi.serve), which watches the channel socket itself. The
+    /// loop reports when lifespan startup is over: then Ready goes out (or StartupFailed, and the worker exits 2).
+    /// </summary>
+    private static int RunAsgi(PyObject module, PyObject asgi, ChannelConnection connection)
+    {
+        var channel = new AsgiChannel(connection);
+        AsgiFunctions.Install(asgi, channel, started: failure =>
+        {
+            if (failure is not null)
+            {
+                channel.Send(FrameType.StartupFailed, FrameFlags.None, 0, System.Text.Encoding.UTF8.GetBytes(failure));
+                Exit(2);
+            }
+            channel.Send(FrameType.Ready, FrameFlags.None, 0, [ReadyInterface.Asgi]);
+            Heartbeat.Start(channel);
+        }, frontGone: () => Exit(0));
+        var loop = new Thread(() =>
+        {
+            using (Py.GIL())
+            {
+                try
+                {
+                    asgi.InvokeMethod("serve").Dispose();
+                }
+                catch (PythonException ex)
+                {
+                    Console.Error.WriteLine($"kwsgi: the event loop stopped: {ex.Message}");
+                    Exit(1);
+                }
+            }
+        })
+        {
+            Name = "kwsgi asgi loop",
+            IsBackground = true,
+        };
+        loop.Start();
+        PythonEngine.BeginAllowThreads();
+        loop.Join();
         using (Py.GIL())
         {
             module.InvokeMethod("run_exit_functions").Dispose();
@@ -147,7 +203,8 @@ public static class WorkerHost
     [return: MarshalAs(UnmanagedType.Bool)]
     private static extern bool TerminateProcess(nint process, uint exitCode);
 
-    private static PyObject StartPython(WorkerSettings settings, WorkerChannel channel)
+    /// <summary>Starts CPython and loads the app: the worker module, and the ASGI module when the app is an ASGI app.</summary>
+    private static (PyObject Module, PyObject? Asgi) StartPython(WorkerSettings settings, WorkerChannel channel)
     {
         // Only the program name is set: CPython then computes sys.prefix, sys.path and a virtualenv's
         // site-packages (pyvenv.cfg next to the executable) exactly as that interpreter does when run.
@@ -157,14 +214,7 @@ public static class WorkerHost
         PythonEngine.Initialize([settings.PythonExecutable], setSysArgv: true, initSigs: false);
         CPython.Bind(settings.PythonLibrary);
 
-        using var source = typeof(WorkerHost).Assembly.GetManifestResourceStream("kwsgi_worker.py")
-            ?? throw new InvalidOperationException("kwsgi_worker.py is missing from the assembly.");
-        string code = new StreamReader(source).ReadToEnd();
-        PyModule module = PyModule.FromString("kwsgi_worker", code, "kwsgi_worker.py");
-        using (PyDict modules = PyModule.SysModules)
-        {
-            modules.SetItem("kwsgi_worker", module);
-        }
+        PyModule module = LoadModule("kwsgi_worker");
         ChannelFunctions.Install(module, channel);
         using (PyObject expected = new PyList(settings.PythonPath.Split(Path.PathSeparator).Select(p => (PyObject)new PyString(p)).ToArray()))
         using (PyObject runtimeFolder = new PyString(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory()))
@@ -175,6 +225,14 @@ public static class WorkerHost
         try
         {
             using PyObject app = module.InvokeMethod("load_app", new PyString(settings.App), new PyInt(settings.CallFactory ? 1 : 0));
+            using PyObject kind = module.InvokeMethod("interface_of", app, new PyString(settings.Interface), new PyString(settings.App));
+            if (kind.ToString() == "asgi")
+            {
+                PyModule asgi = LoadModule("kwsgi_asgi");
+                using PyObject debug = new PyInt(settings.Debug ? 1 : 0);
+                asgi.InvokeMethod("configure", app, new PyString(settings.Lifespan), new PyString(settings.Loop), debug).Dispose();
+                return (module, asgi);
+            }
             using PyObject multithread = new PyInt(settings.Threads > 1 ? 1 : 0);
             using PyObject multiprocess = new PyInt(settings.Workers > 1 ? 1 : 0);
             using PyObject exposeTracebacks = new PyInt(settings.ExposeTracebacks ? 1 : 0);
@@ -190,6 +248,20 @@ public static class WorkerHost
         catch (PythonException ex)
         {
             throw new AppLoadException($"loading the app failed: {ex.Message}", ex.StackTrace ?? "");
+        }
+        return (module, null);
+    }
+
+    /// <summary>Runs one of the worker's Python modules (embedded resources) and registers it in sys.modules.</summary>
+    private static PyModule LoadModule(string name)
+    {
+        using var source = typeof(WorkerHost).Assembly.GetManifestResourceStream(name + ".py")
+            ?? throw new InvalidOperationException($"{name}.py is missing from the assembly.");
+        string code = new StreamReader(source).ReadToEnd();
+        PyModule module = PyModule.FromString(name, code, name + ".py");
+        using (PyDict modules = PyModule.SysModules)
+        {
+            modules.SetItem(name, module);
         }
         return module;
     }

@@ -19,6 +19,11 @@ internal sealed record WorkerSettings
 
     /// <summary>A 500 from an app's exception carries the traceback in its body (--expose-tracebacks, docs/reload.md).</summary>
     public bool ExposeTracebacks { get; init; }
+    // ASGI (docs/asgi.md): which interface the app speaks, its lifespan protocol, the event loop; debug output.
+    public string Interface { get; init; } = "auto";
+    public string Lifespan { get; init; } = "auto";
+    public string Loop { get; init; } = "auto";
+    public bool Debug { get; init; }
 
     public IEnumerable<string> ToArguments()
     {
@@ -47,13 +52,23 @@ internal sealed record WorkerSettings
         {
             yield return "--expose-tracebacks";
         }
+        yield return "--interface";
+        yield return Interface;
+        yield return "--lifespan";
+        yield return Lifespan;
+        yield return "--loop";
+        yield return Loop;
+        if (Debug)
+        {
+            yield return "--debug";
+        }
     }
 
     /// <summary>Reads what <see cref="ToArguments"/> wrote (without the leading "worker").</summary>
     public static WorkerSettings Parse(IReadOnlyList<string> args)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
-        bool call = false;
+        bool call = false, debug = false;
         bool exposeTracebacks = false;
         for (int i = 0; i < args.Count; i++)
         {
@@ -64,6 +79,10 @@ internal sealed record WorkerSettings
             else if (args[i] == "--expose-tracebacks")
             {
                 exposeTracebacks = true;
+            }
+            else if (args[i] == "--debug")
+            {
+                debug = true;
             }
             else if (args[i].StartsWith("--", StringComparison.Ordinal) && i + 1 < args.Count)
             {
@@ -87,6 +106,10 @@ internal sealed record WorkerSettings
             PythonExecutable = Get("--python-exe"),
             PythonPath = Get("--python-path"),
             ExposeTracebacks = exposeTracebacks,
+            Interface = values.GetValueOrDefault("--interface", "auto"),
+            Lifespan = values.GetValueOrDefault("--lifespan", "auto"),
+            Loop = values.GetValueOrDefault("--loop", "auto"),
+            Debug = debug,
         };
     }
 }

@@ -4,6 +4,7 @@ The .NET host installs the channel builtins (_next, _read, _start, _send, _finis
 attributes of this module before calling anything here; each worker thread runs serve().
 """
 
+import contextvars
 import importlib
 import os
 import stat
@@ -134,6 +135,22 @@ def _is_import_machinery(filename):
     return (filename.startswith("<frozen importlib") or os.path.basename(filename) == "kwsgi_worker.py"
             or filename.replace("\\", "/").endswith("/importlib/__init__.py"))
 
+def interface_of(app, wanted, spec):
+    """'asgi' or 'wsgi' for the loaded app: --interface, or with auto an async callable (an `async def` function, or
+    an object whose __call__ is one, as Starlette's and Django's apps are) is an ASGI 3 app."""
+    if wanted == "wsgi":
+        return "wsgi"
+    import inspect
+    is_asgi = not inspect.isclass(app) and (inspect.iscoroutinefunction(app)
+                                            or inspect.iscoroutinefunction(getattr(app, "__call__", None)))
+    if wanted == "asgi" and not is_asgi:
+        if inspect.isclass(app):
+            raise StartupError(f"'{spec}' is a class, an ASGI 2 double-callable app: kwsgi runs ASGI 3 apps only "
+                               f"(asgiref.compatibility.guarantee_single_callable wraps it)")
+        raise StartupError(f"'{spec}' is not an ASGI 3 app: it is not an async function, nor an object whose "
+                           f"__call__ is one (--interface asgi)")
+    return "asgi" if is_asgi else "wsgi"
+
 
 def _describe(error):
     text = str(error)
@@ -150,6 +167,9 @@ def _a(value):
 # The request each thread is serving, for the tag on what it prints.
 _current = threading.local()
 _current.id = ""
+
+# The same for an ASGI worker, whose requests share one thread: each request's task sets it in its own context.
+request_id = contextvars.ContextVar("kwsgi_request_id", default="")
 
 # Set by the front when it reads the worker's stdout/stderr into its own log (docs/observability.md).
 _TAG_VARIABLE = "KWSGI_TAGGED_OUTPUT"
@@ -176,7 +196,7 @@ class TaggedOutput:
         return len(text)
 
     def _emit(self, text):
-        self._raw.write("\x1f" + getattr(_current, "id", "") + "\x1f" + text.replace("\n", "\x1e") + "\n")
+        self._raw.write("\x1f" + (getattr(_current, "id", "") or request_id.get()) + "\x1f" + text.replace("\n", "\x1e") + "\n")
         self._raw.flush()
 
     def writelines(self, lines):

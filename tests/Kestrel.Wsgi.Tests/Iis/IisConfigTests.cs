@@ -15,6 +15,16 @@ public sealed class IisConfigTests
     }
 
     [Fact]
+    public async Task WebSockets_AreLeftToIisWebSocketModule_AndItsFeatureIsNamed()
+    {
+        var exit = await IisTool.RunAsync(IisTool.NewSite(), "config", "--python", Python, "chat:app");
+        IisTool.AssertSucceeded(exit);
+        // No <webSocket enabled="false">: the handler relays WebSockets through IIS's module, on by default.
+        Assert.Empty(IisTool.Parse(exit.Stdout).Descendants("webSocket"));
+        Assert.Contains("WebSocket Protocol feature (Install-WindowsFeature Web-WebSockets)", exit.Stderr);
+    }
+
+    [Fact]
     public async Task HttpPlatform_IsTheDefault_WithAbsolutePathsLogsAndStartupTime()
     {
         XDocument config = await ConfigAsync(IisTool.NewSite(), "--python", Python, "hello:app");

@@ -297,6 +297,21 @@ public sealed class IisMigrateTests
         Assert.Equal("", exit.Stderr);
     }
 
+    [Fact]
+    public async Task Migrate_TurnsIisWebSocketModuleBackOn_ForTheHandlerToRelayWebSockets()
+    {
+        string site = IisTool.SiteWith("httpplatform-waitress.web.config");
+        string config = Path.Combine(site, "web.config");
+        // A site that copied iisnode's advice: IIS's own WebSocket module off.
+        File.WriteAllText(config, File.ReadAllText(config).Replace("  </system.webServer>", "    <webSocket enabled=\"false\" />\n  </system.webServer>"));
+        Assert.Single(IisTool.Load(config).Descendants("webSocket"));
+
+        var exit = await IisTool.RunAsync(site, "migrate", config);
+        IisTool.AssertSucceeded(exit);
+        Assert.Empty(IisTool.Load(config).Descendants("webSocket"));
+        Assert.Contains("<webSocket enabled=\"false\"> removed", exit.Stdout);
+    }
+
     /// <summary>
     /// Every comment is still there, every element the expectations name as kept is identical, and the old
     /// handler's elements are gone.

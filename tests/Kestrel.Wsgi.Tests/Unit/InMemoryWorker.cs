@@ -17,9 +17,15 @@ internal sealed class InMemoryWorker : IAsyncDisposable
     private readonly Pipe _toWorker = new();
     private readonly Pipe _toFront = new();
 
-    public InMemoryWorker()
+    /// <param name="asgi">The worker says in its Ready frame that its app is an ASGI app (the front then sends scope heads).</param>
+    public InMemoryWorker(bool asgi = false)
     {
         Process = new WorkerProcess(null, new DuplexStream(_toFront.Reader, _toWorker.Writer));
+        if (asgi)
+        {
+            SendAsync(FrameType.Ready, 0, [1]).GetAwaiter().GetResult();
+            Process.Connection.WaitReadyAsync(CancellationToken.None).GetAwaiter().GetResult();
+        }
         Running = Process.RunAsync();
     }
 
@@ -29,9 +35,12 @@ internal sealed class InMemoryWorker : IAsyncDisposable
     public Task Running { get; }
 
     /// <summary>The next frame the front sent, with its payload copied out.</summary>
-    public async Task<(FrameHeader Header, byte[] Payload)> ReadFrameAsync()
+    public Task<(FrameHeader Header, byte[] Payload)> ReadFrameAsync() => ReadFrameAsync(TimeSpan.FromSeconds(10));
+
+    /// <summary>The next frame the front sent within <paramref name="wait"/>; OperationCanceledException when none came.</summary>
+    public async Task<(FrameHeader Header, byte[] Payload)> ReadFrameAsync(TimeSpan wait)
     {
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var timeout = new CancellationTokenSource(wait);
         while (true)
         {
             ReadResult result = await _toWorker.Reader.ReadAsync(timeout.Token);
@@ -85,39 +94,5 @@ internal sealed class InMemoryWorker : IAsyncDisposable
     {
         await DieAsync();
         await Process.DisposeAsync();
-    }
-
-    /// <summary>A Stream over a pipe to read and a pipe to write, as a socket is a Stream over two directions.</summary>
-    private sealed class DuplexStream(PipeReader input, PipeWriter output) : Stream
-    {
-        private readonly Stream _in = input.AsStream();
-        private readonly Stream _out = output.AsStream();
-
-        public override bool CanRead => true;
-        public override bool CanWrite => true;
-        public override bool CanSeek => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _in.ReadAsync(buffer, cancellationToken);
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _in.ReadAsync(buffer, offset, count, cancellationToken);
-        public override void Write(byte[] buffer, int offset, int count) => _out.Write(buffer, offset, count);
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => _out.WriteAsync(buffer, cancellationToken);
-        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _out.WriteAsync(buffer, offset, count, cancellationToken);
-        public override void Flush() => _out.Flush();
-        public override Task FlushAsync(CancellationToken cancellationToken) => _out.FlushAsync(cancellationToken);
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-            {
-                _in.Dispose();
-                _out.Dispose();
-            }
-            base.Dispose(disposing);
-        }
     }
 }
