@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Kestrel.Wsgi.Front.WebSockets;
 using Kestrel.Wsgi.Hosting;
 
 namespace Kestrel.Wsgi.Cli;
@@ -7,41 +6,27 @@ namespace Kestrel.Wsgi.Cli;
 /// <summary>The command-line options for ASGI apps (docs/asgi.md): names and values as uvicorn users know them.</summary>
 internal static class AsgiOptions
 {
-    private static readonly Option<string> s_interface = new("--interface")
-    {
-        Description = "The app's interface: auto, wsgi or asgi (default auto: an async callable, or an object whose __call__ is async, is ASGI 3).",
-        DefaultValueFactory = _ => "auto",
-    };
-    private static readonly Option<string> s_lifespan = new("--lifespan")
-    {
-        Description = "ASGI lifespan protocol: auto, on or off (default auto: an app that raises on the lifespan scope runs without it).",
-        DefaultValueFactory = _ => "auto",
-    };
-    private static readonly Option<string> s_loop = new("--loop")
-    {
-        Description = "An ASGI worker's event loop: auto, asyncio or uvloop (default auto: uvloop when the Python has it).",
-        DefaultValueFactory = _ => "auto",
-    };
-    private static readonly Option<int?> s_maxConcurrency = new("--max-concurrency")
-    {
-        Description = "Requests an ASGI worker runs at once; more wait in the front's queue (default: no limit).",
-    };
+    private static readonly KwsgiOptions s_defaults = KwsgiDefaults.Options;
 
-    private static readonly Option<long> s_wsMaxMessageSize = new("--ws-max-message-size")
-    {
-        Description = "Largest WebSocket message a client may send, in bytes; past it the socket closes with 1009 (default 16777216, 16 MiB).",
-        DefaultValueFactory = _ => WebSocketSettings.DefaultMaxMessageSize,
-    };
-    private static readonly Option<double> s_wsPingInterval = new("--ws-ping-interval")
-    {
-        Description = "Seconds between the front's pings to a WebSocket client (default 20; 0: no pings).",
-        DefaultValueFactory = _ => WebSocketSettings.DefaultPing.TotalSeconds,
-    };
-    private static readonly Option<double> s_wsPingTimeout = new("--ws-ping-timeout")
-    {
-        Description = "Seconds a WebSocket client may take to answer a ping before the socket is dropped (default 20; 0: no limit).",
-        DefaultValueFactory = _ => WebSocketSettings.DefaultPing.TotalSeconds,
-    };
+    private static readonly OptionDefinition<string> s_interface = new("--interface",
+        "The app's interface: auto, wsgi or asgi (auto: an async callable, or an object whose __call__ is async, is ASGI 3)",
+        () => s_defaults.Interface);
+    private static readonly OptionDefinition<string> s_lifespan = new("--lifespan",
+        "ASGI lifespan protocol: auto, on or off (auto: an app that raises on the lifespan scope runs without it)",
+        () => s_defaults.Lifespan);
+    private static readonly OptionDefinition<string> s_loop = new("--loop",
+        "An ASGI worker's event loop: auto, asyncio or uvloop (auto: uvloop when the Python has it)",
+        () => s_defaults.Loop);
+    private static readonly OptionDefinition<int?> s_maxConcurrency = new("--max-concurrency",
+        "Requests an ASGI worker runs at once; more wait in the front's queue", shownDefault: "no limit");
+
+    private static readonly OptionDefinition<long> s_wsMaxMessageSize = new("--ws-max-message-size",
+        "Largest WebSocket message a client may send, in bytes; past it the socket closes with 1009",
+        () => s_defaults.WsMaxMessageSize, shownDefault: "16777216 (16 MiB)");
+    private static readonly OptionDefinition<double> s_wsPingInterval = new("--ws-ping-interval",
+        "Seconds between the front's pings to a WebSocket client (0: no pings)", () => s_defaults.WsPingInterval.TotalSeconds);
+    private static readonly OptionDefinition<double> s_wsPingTimeout = new("--ws-ping-timeout",
+        "Seconds a WebSocket client may take to answer a ping before the socket is dropped (0: no limit)", () => s_defaults.WsPingTimeout.TotalSeconds);
 
     public static IEnumerable<Option> All => [s_interface, s_lifespan, s_loop, s_maxConcurrency, s_wsMaxMessageSize, s_wsPingInterval, s_wsPingTimeout];
 
