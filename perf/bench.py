@@ -50,9 +50,9 @@ STAMP = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 OUT = os.path.join(PERF, ".results", STAMP)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-ALL_WORKLOADS = ["hello", "flask", "django", "stream", "upload", "mixed", "static-1k", "static-1m"]
+ALL_WORKLOADS = ["hello", "flask", "django", "stream", "upload", "mixed", "static-1k", "static-1m", "fastapi", "starlette"]
 ALL_SERVERS = ["kwsgi", "kwsgi-shm", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
-               "uwsgi-http-unix", "uwsgi-threads", "nginx"]
+               "uwsgi-http-unix", "uwsgi-threads", "nginx", "uvicorn", "hypercorn"]
 DEFAULT_SERVERS = ["kwsgi", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
                    "uwsgi-http-unix", "nginx"]
 UWSGI_VARIANTS = ["uwsgi", "uwsgi-http", "uwsgi-http-unix", "uwsgi-threads"]
@@ -60,7 +60,8 @@ PROBE_EVERY = 0.5
 PROBE_TIMEOUT = 3.0
 OTHER_CPU_NOTE = 0.05
 STARVED_SHARE = 0.25  # a server whose probes are stuck this often is leaving connections unserved
-WSGI_SERVERS = [s for s in ALL_SERVERS if s not in ("nginx", "kestrel-hello")]
+ASGI_SERVERS = ["uvicorn", "hypercorn"]  # ASGI only: they serve the ASGI workloads, kwsgi serves both kinds
+WSGI_SERVERS = [s for s in ALL_SERVERS if s not in ("nginx", "kestrel-hello", *ASGI_SERVERS)]
 STATIC_SERVERS = ["nginx", "kwsgi"]
 LIMIT_SERVERS = {"kestrel-hello": "hello"}  # not a WSGI server: the limit row of one workload
 
@@ -501,6 +502,10 @@ WORKLOADS = {
                    checks=[("POST", "/", b"u" * UPLOAD_SIZE, ok_equals(str(UPLOAD_SIZE).encode()))]),
     "mixed": dict(spec="mixed:app", path="/",
                   checks=[("GET", "/", None, ok_equals(HELLO)), ("GET", "/slow", None, ok_equals(b"slow"))]),
+    # ASGI: served by kwsgi (one event loop per worker), uvicorn and hypercorn
+    "fastapi": dict(spec="fastapi_app:app", path="/", asgi=True,
+                    checks=[("GET", "/", None, ok_equals(b'{"message":"Hello, World!"}'))]),
+    "starlette": dict(spec="starlette_app:app", path="/", asgi=True, checks=[("GET", "/", None, ok_equals(HELLO))]),
 }
 for _name, (_file, _size) in STATIC_FILES.items():
     WORKLOADS[_name] = dict(spec=None, path=f"/static/{_file}", static=True,
@@ -574,6 +579,13 @@ def server_argv(server, workload, port, run_dir="RUN_DIR"):
         if w.get("static"):
             return argv + ["--static", f"/static={static_dir()}", "hello:app"], None
         return argv + [spec], None
+    if server == "uvicorn":
+        # httptools and uvloop from Debian, the fastest uvicorn there is; no access log, as kwsgi's default
+        return [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+                "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning", spec], APPS
+    if server == "hypercorn":
+        return ["hypercorn", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "warning",
+                spec], APPS
     if server == "waitress":
         # one process: waitress cannot fork workers
         return ["waitress-serve", "--host=127.0.0.1", f"--port={port}", f"--threads={THREADS}", spec], APPS
@@ -604,7 +616,9 @@ def server_argv(server, workload, port, run_dir="RUN_DIR"):
 def servers_for(workload, selected):
     if WORKLOADS[workload].get("static"):
         return [s for s in STATIC_SERVERS if s in selected]
-    return [s for s in selected if s != "nginx" and LIMIT_SERVERS.get(s, workload) == workload]
+    if WORKLOADS[workload].get("asgi"):
+        return [s for s in selected if s in ASGI_SERVERS or s == "kwsgi"]  # shm refuses ASGI apps
+    return [s for s in selected if s != "nginx" and s not in ASGI_SERVERS and LIMIT_SERVERS.get(s, workload) == workload]
 
 
 # --------------------------------------------------------------------------- one measurement
@@ -837,7 +851,7 @@ def sh(argv):
 
 
 def versions():
-    mods = "waitress flask django gunicorn"
+    mods = "waitress flask django gunicorn fastapi starlette uvicorn hypercorn uvloop httptools"
     code = ("import importlib.metadata as m, sys; print('python', sys.version.split()[0]); "
             f"[print(n, m.version(n)) for n in '{mods}'.split()]")
     v = dict(line.split(" ", 1) for line in sh([PYTHON, "-c", code]).splitlines() if " " in line)
@@ -1113,6 +1127,8 @@ def report(records, extras, meta):
         "mixed": f"mixed — {MIXED_FAST_CONNS} connections on `/` (hello) + {MIXED_SLOW_CONNS} on `/slow` (50 ms sleep)",
         "static-1k": "static 1 KiB file",
         "static-1m": "static 1 MiB file",
+        "fastapi": "fastapi — ASGI: FastAPI's JSON hello",
+        "starlette": "starlette — ASGI: Starlette's plain-text hello, 13-byte body",
     }
     for wl in meta["workloads"]:
         servers = servers_for(wl, meta["servers"])
