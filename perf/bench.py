@@ -35,6 +35,8 @@ PERF = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(PERF, "apps")
 PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 KWSGI = os.environ.get("KWSGI", os.path.join(PERF, ".kwsgi", "kwsgi"))
+# kwsgi-before: another build of kwsgi (an earlier commit, published elsewhere) in the same interleaved run
+KWSGI_BEFORE = os.environ.get("KWSGI_BEFORE", "")
 KESTREL_HELLO = os.environ.get("KESTREL_HELLO", os.path.join(PERF, ".kestrel-hello", "KestrelHello"))
 DURATION = int(os.environ.get("DURATION", "10"))
 REPEATS = int(os.environ.get("REPEATS", "3"))
@@ -51,7 +53,7 @@ OUT = os.path.join(PERF, ".results", STAMP)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 ALL_WORKLOADS = ["hello", "flask", "django", "stream", "upload", "mixed", "static-1k", "static-1m", "fastapi", "starlette"]
-ALL_SERVERS = ["kwsgi", "kwsgi-shm", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
+ALL_SERVERS = ["kwsgi", "kwsgi-before", "kwsgi-shm", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
                "uwsgi-http-unix", "uwsgi-threads", "nginx", "uvicorn", "hypercorn"]
 DEFAULT_SERVERS = ["kwsgi", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
                    "uwsgi-http-unix", "nginx"]
@@ -572,9 +574,10 @@ def server_argv(server, workload, port, run_dir="RUN_DIR"):
     if server == "nginx":
         conf = nginx_conf(port, run_dir) if run_dir != "RUN_DIR" else f"{run_dir}/nginx.conf"
         return ["/usr/sbin/nginx", "-p", run_dir, "-e", f"{run_dir}/error.log", "-c", conf], None
-    if server in ("kwsgi", "kwsgi-shm"):
+    if server in ("kwsgi", "kwsgi-shm", "kwsgi-before"):
         # kwsgi-shm: the shared-memory channel (KWSGI_CHANNEL=shm), to decide which transport is the default
-        argv = (["env", "KWSGI_CHANNEL=shm"] if server == "kwsgi-shm" else []) + [KWSGI, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+        binary = KWSGI_BEFORE if server == "kwsgi-before" else KWSGI
+        argv = (["env", "KWSGI_CHANNEL=shm"] if server == "kwsgi-shm" else []) + [binary, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
                 "--threads", str(THREADS), "--python", PYTHON, "--chdir", APPS]
         if w.get("static"):
             return argv + ["--static", f"/static={static_dir()}", "hello:app"], None
@@ -1406,6 +1409,11 @@ def targets(summ, extras, meta):
     for wl, bar in (("django", 1.3), ("upload", 1.2), ("stream", 1.2)):
         j, t = vs_uwsgi(wl, bar)
         rows.append([wl.capitalize() if wl == "django" else wl, f"≥ {bar}× uWSGI", t, combine([j])])
+    # ASGI: FastAPI's and Starlette's hello against uvicorn (httptools, uvloop) and hypercorn, same worker count
+    for wl, name in (("fastapi", "FastAPI JSON hello"), ("starlette", "Starlette hello")):
+        ju, tu = vs(wl, "uvicorn", 1.0)
+        jh, th = vs(wl, "hypercorn", 3.0)
+        rows.append([name, "≥ 1.0× uvicorn, ≥ 3× hypercorn (ASGI)", f"{tu}; {th}", combine([ju, jh])])
     # mixed
     r = ratio(summ, "mixed", "kwsgi", "gunicorn-sync", "p99_us")
     k, g = usable(summ, "mixed", "kwsgi"), usable(summ, "mixed", "gunicorn-sync")
