@@ -18,6 +18,8 @@ from collections import deque
 import kwsgi_worker
 from kwsgi_worker import ClientDisconnected, StartupError
 
+_request_id = kwsgi_worker.request_id  # the tag on what a request's task prints
+
 # Frame types (Channel/FrameType.cs) and the End flag.
 REQUEST_BODY, REQUEST_END, CANCEL, RESPONSE_CREDIT, STOP, PING, FILE_OPENED, SCOPE_HEAD = 2, 3, 4, 5, 6, 7, 8, 9
 RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_CREDIT, PONG, RESPONSE_FILE, RESPONSE_TRAILERS = 18, 19, 20, 21, 22, 23, 24
@@ -276,19 +278,20 @@ class HttpConnection:
          server_host, server_port, flags, request_id) = fields[:_FIXED_FIELDS]
         pairs = iter(fields[_FIXED_FIELDS:-1])
         self.trailers_allowed = flags == b"t"
+        text = _TEXT.get
         self.scope = {
             "type": "http",
             "asgi": _ASGI,
-            "http_version": _text(version),
-            "method": _text(method),
-            "scheme": _text(scheme),
+            "http_version": text(version) or _text(version),
+            "method": text(method) or _text(method),
+            "scheme": text(scheme) or _text(scheme),
             "path": fields[-1].decode("utf-8", "replace"),
             "raw_path": raw_path,
             "query_string": query,
             "root_path": root_path.decode("utf-8", "replace") if root_path else "",
             "headers": list(zip(pairs, pairs)),
-            "client": (_text(client_host), int(client_port)) if client_host else None,
-            "server": (_text(server_host), int(server_port)) if server_host else None,
+            "client": (text(client_host) or _text(client_host), int(client_port)) if client_host else None,
+            "server": (text(server_host) or _text(server_host), int(server_port)) if server_host else None,
             "extensions": _EXTENSIONS_WITH_TRAILERS if self.trailers_allowed else _EXTENSIONS,
             "state": server.state.copy(),
         }
@@ -348,7 +351,7 @@ class HttpConnection:
     # -- the app's task
 
     async def run(self):
-        kwsgi_worker.request_id.set(self.request_id)
+        _request_id.set(self.request_id)
         try:
             await self.server.app(self.scope, self.receive, self.send)
         except ClientDisconnected:
