@@ -268,7 +268,7 @@ class HttpConnection:
 
     __slots__ = ("server", "stream", "scope", "request_id", "body", "body_done", "body_given", "disconnected",
                  "response_done", "waiter", "credit", "credit_waiter", "file_waiter", "started", "head",
-                 "length", "head_sent", "trailers", "trailers_allowed", "body_finished", "trailer_parts",
+                 "length", "bodiless", "head_sent", "trailers", "trailers_allowed", "body_finished", "trailer_parts",
                  "unacknowledged", "window_open")
 
     def __init__(self, server, stream, fields, count, no_body):
@@ -308,6 +308,7 @@ class HttpConnection:
         self.started = False
         self.head = None
         self.length = None
+        self.bodiless = False
         self.head_sent = False
         self.trailers = False
         self.body_finished = False
@@ -453,7 +454,7 @@ class HttpConnection:
                 if not more and not self.trailers and len(body) <= self.credit and len(body) <= MAX_CHUNK:
                     # The whole response at once (the common case): head, body and end in one write.
                     head = self.head
-                    if self.length is None:
+                    if self.length is None and not self.bodiless:
                         head += b"\0content-length\0%d" % len(body)
                     _frame(RESPONSE_HEAD, 0, stream, head)
                     _frame(RESPONSE_BODY, END, stream, body)
@@ -461,7 +462,10 @@ class HttpConnection:
                     self._wake()
                     self.server.want_flush()
                     return
-                _frame(RESPONSE_HEAD, 0, stream, self.head)
+                head = self.head
+                if not more and not self.trailers and self.length is None:
+                    head += b"\0content-length\0%d" % len(body)  # one large body: its length is known
+                _frame(RESPONSE_HEAD, 0, stream, head)
             if body:
                 await self._send_body(body)
             if not more:
@@ -470,7 +474,9 @@ class HttpConnection:
         elif kind == "http.response.start":
             if self.started:
                 raise RuntimeError("ASGI: http.response.start sent twice")
-            self.head, self.length = _encode_head(message["status"], message.get("headers", ()))
+            status = message["status"]
+            self.head, self.length = _encode_head(status, message.get("headers", ()))
+            self.bodiless = status < 200 or status in (204, 304)  # RFC 9110 8.6: no Content-Length on these
             # Trailers only where the front can send them (HTTP/2); elsewhere the flag is ignored.
             self.trailers = bool(message.get("trailers", False)) and self.trailers_allowed
             self.started = True
@@ -514,7 +520,9 @@ class HttpConnection:
     def _end(self):
         if not self.head_sent:
             self.head_sent = True
-            head = self.head if self.length is not None else self.head + b"\0content-length\x000"
+            head = self.head
+            if self.length is None and not self.bodiless:
+                head += b"\0content-length\x000"
             _frame(RESPONSE_HEAD, END, self.stream, head)
         else:
             _frame(RESPONSE_BODY, END, self.stream, None)
