@@ -1189,7 +1189,8 @@ def report(records, extras, meta):
     peers = [("kestrel-hello", "bare Kestrel"), ("uwsgi", "uWSGI http11-socket"), ("uwsgi-http", "uWSGI http router"),
              ("uwsgi-http-unix", "uWSGI router, Unix socket"), ("uwsgi-threads", "uWSGI threads"),
              ("waitress", "waitress"),
-             ("gunicorn-sync", "gunicorn sync"), ("gunicorn-gthread", "gunicorn gthread"), ("nginx", "nginx")]
+             ("gunicorn-sync", "gunicorn sync"), ("gunicorn-gthread", "gunicorn gthread"), ("nginx", "nginx"),
+             ("kwsgi-before", "kwsgi before"), ("uvicorn", "uvicorn"), ("hypercorn", "hypercorn")]
     peers = [(k, n) for k, n in peers if k in meta["servers"]]
     add("| workload | " + " | ".join(f"kwsgi / {n}" for _, n in peers) + " |")
     add("|---|" + "---:|" * len(peers))
@@ -1198,6 +1199,8 @@ def report(records, extras, meta):
         for k, _ in peers:
             if (k == "nginx" and not WORKLOADS[wl].get("static")) or LIMIT_SERVERS.get(k, wl) != wl:
                 cells.append("")
+            elif k not in servers_for(wl, meta["servers"]):
+                cells.append("")  # an ASGI server on a WSGI workload, or the other way round
             elif WORKLOADS[wl].get("static") and k != "nginx":
                 cells.append("")
             elif WORKLOADS[wl].get("static") and not meta["has_static"]:
