@@ -35,6 +35,8 @@ PERF = os.path.dirname(os.path.abspath(__file__))
 APPS = os.path.join(PERF, "apps")
 PYTHON = os.environ.get("PYTHON", "/usr/bin/python3")
 KWSGI = os.environ.get("KWSGI", os.path.join(PERF, ".kwsgi", "kwsgi"))
+# kwsgi-before: another build of kwsgi (an earlier commit, published elsewhere) in the same interleaved run
+KWSGI_BEFORE = os.environ.get("KWSGI_BEFORE", "")
 KESTREL_HELLO = os.environ.get("KESTREL_HELLO", os.path.join(PERF, ".kestrel-hello", "KestrelHello"))
 DURATION = int(os.environ.get("DURATION", "10"))
 REPEATS = int(os.environ.get("REPEATS", "3"))
@@ -50,9 +52,9 @@ STAMP = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
 OUT = os.path.join(PERF, ".results", STAMP)
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-ALL_WORKLOADS = ["hello", "flask", "django", "stream", "upload", "mixed", "static-1k", "static-1m"]
-ALL_SERVERS = ["kwsgi", "kwsgi-shm", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
-               "uwsgi-http-unix", "uwsgi-threads", "nginx"]
+ALL_WORKLOADS = ["hello", "flask", "django", "stream", "upload", "mixed", "static-1k", "static-1m", "fastapi", "starlette"]
+ALL_SERVERS = ["kwsgi", "kwsgi-before", "kwsgi-shm", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
+               "uwsgi-http-unix", "uwsgi-threads", "nginx", "uvicorn", "hypercorn"]
 DEFAULT_SERVERS = ["kwsgi", "kestrel-hello", "waitress", "gunicorn-sync", "gunicorn-gthread", "uwsgi", "uwsgi-http",
                    "uwsgi-http-unix", "nginx"]
 UWSGI_VARIANTS = ["uwsgi", "uwsgi-http", "uwsgi-http-unix", "uwsgi-threads"]
@@ -60,7 +62,8 @@ PROBE_EVERY = 0.5
 PROBE_TIMEOUT = 3.0
 OTHER_CPU_NOTE = 0.05
 STARVED_SHARE = 0.25  # a server whose probes are stuck this often is leaving connections unserved
-WSGI_SERVERS = [s for s in ALL_SERVERS if s not in ("nginx", "kestrel-hello")]
+ASGI_SERVERS = ["uvicorn", "hypercorn"]  # ASGI only: they serve the ASGI workloads, kwsgi serves both kinds
+WSGI_SERVERS = [s for s in ALL_SERVERS if s not in ("nginx", "kestrel-hello", *ASGI_SERVERS)]
 STATIC_SERVERS = ["nginx", "kwsgi"]
 LIMIT_SERVERS = {"kestrel-hello": "hello"}  # not a WSGI server: the limit row of one workload
 
@@ -501,6 +504,10 @@ WORKLOADS = {
                    checks=[("POST", "/", b"u" * UPLOAD_SIZE, ok_equals(str(UPLOAD_SIZE).encode()))]),
     "mixed": dict(spec="mixed:app", path="/",
                   checks=[("GET", "/", None, ok_equals(HELLO)), ("GET", "/slow", None, ok_equals(b"slow"))]),
+    # ASGI: served by kwsgi (one event loop per worker), uvicorn and hypercorn
+    "fastapi": dict(spec="fastapi_app:app", path="/", asgi=True,
+                    checks=[("GET", "/", None, ok_equals(b'{"message":"Hello, World!"}'))]),
+    "starlette": dict(spec="starlette_app:app", path="/", asgi=True, checks=[("GET", "/", None, ok_equals(HELLO))]),
 }
 for _name, (_file, _size) in STATIC_FILES.items():
     WORKLOADS[_name] = dict(spec=None, path=f"/static/{_file}", static=True,
@@ -567,13 +574,21 @@ def server_argv(server, workload, port, run_dir="RUN_DIR"):
     if server == "nginx":
         conf = nginx_conf(port, run_dir) if run_dir != "RUN_DIR" else f"{run_dir}/nginx.conf"
         return ["/usr/sbin/nginx", "-p", run_dir, "-e", f"{run_dir}/error.log", "-c", conf], None
-    if server in ("kwsgi", "kwsgi-shm"):
+    if server in ("kwsgi", "kwsgi-shm", "kwsgi-before"):
         # kwsgi-shm: the shared-memory channel (KWSGI_CHANNEL=shm), to decide which transport is the default
-        argv = (["env", "KWSGI_CHANNEL=shm"] if server == "kwsgi-shm" else []) + [KWSGI, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+        binary = KWSGI_BEFORE if server == "kwsgi-before" else KWSGI
+        argv = (["env", "KWSGI_CHANNEL=shm"] if server == "kwsgi-shm" else []) + [binary, "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
                 "--threads", str(THREADS), "--python", PYTHON, "--chdir", APPS]
         if w.get("static"):
             return argv + ["--static", f"/static={static_dir()}", "hello:app"], None
         return argv + [spec], None
+    if server == "uvicorn":
+        # httptools and uvloop from Debian, the fastest uvicorn there is; no access log, as kwsgi's default
+        return [PYTHON, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS),
+                "--http", "httptools", "--loop", "uvloop", "--no-access-log", "--log-level", "warning", spec], APPS
+    if server == "hypercorn":
+        return ["hypercorn", "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "warning",
+                spec], APPS
     if server == "waitress":
         # one process: waitress cannot fork workers
         return ["waitress-serve", "--host=127.0.0.1", f"--port={port}", f"--threads={THREADS}", spec], APPS
@@ -604,7 +619,9 @@ def server_argv(server, workload, port, run_dir="RUN_DIR"):
 def servers_for(workload, selected):
     if WORKLOADS[workload].get("static"):
         return [s for s in STATIC_SERVERS if s in selected]
-    return [s for s in selected if s != "nginx" and LIMIT_SERVERS.get(s, workload) == workload]
+    if WORKLOADS[workload].get("asgi"):
+        return [s for s in selected if s in ASGI_SERVERS or s == "kwsgi"]  # shm refuses ASGI apps
+    return [s for s in selected if s != "nginx" and s not in ASGI_SERVERS and LIMIT_SERVERS.get(s, workload) == workload]
 
 
 # --------------------------------------------------------------------------- one measurement
@@ -837,7 +854,7 @@ def sh(argv):
 
 
 def versions():
-    mods = "waitress flask django gunicorn"
+    mods = "waitress flask django gunicorn fastapi starlette uvicorn hypercorn uvloop httptools"
     code = ("import importlib.metadata as m, sys; print('python', sys.version.split()[0]); "
             f"[print(n, m.version(n)) for n in '{mods}'.split()]")
     v = dict(line.split(" ", 1) for line in sh([PYTHON, "-c", code]).splitlines() if " " in line)
@@ -1113,6 +1130,8 @@ def report(records, extras, meta):
         "mixed": f"mixed — {MIXED_FAST_CONNS} connections on `/` (hello) + {MIXED_SLOW_CONNS} on `/slow` (50 ms sleep)",
         "static-1k": "static 1 KiB file",
         "static-1m": "static 1 MiB file",
+        "fastapi": "fastapi — ASGI: FastAPI's JSON hello",
+        "starlette": "starlette — ASGI: Starlette's plain-text hello, 13-byte body",
     }
     for wl in meta["workloads"]:
         servers = servers_for(wl, meta["servers"])
@@ -1170,7 +1189,8 @@ def report(records, extras, meta):
     peers = [("kestrel-hello", "bare Kestrel"), ("uwsgi", "uWSGI http11-socket"), ("uwsgi-http", "uWSGI http router"),
              ("uwsgi-http-unix", "uWSGI router, Unix socket"), ("uwsgi-threads", "uWSGI threads"),
              ("waitress", "waitress"),
-             ("gunicorn-sync", "gunicorn sync"), ("gunicorn-gthread", "gunicorn gthread"), ("nginx", "nginx")]
+             ("gunicorn-sync", "gunicorn sync"), ("gunicorn-gthread", "gunicorn gthread"), ("nginx", "nginx"),
+             ("kwsgi-before", "kwsgi before"), ("uvicorn", "uvicorn"), ("hypercorn", "hypercorn")]
     peers = [(k, n) for k, n in peers if k in meta["servers"]]
     add("| workload | " + " | ".join(f"kwsgi / {n}" for _, n in peers) + " |")
     add("|---|" + "---:|" * len(peers))
@@ -1179,6 +1199,8 @@ def report(records, extras, meta):
         for k, _ in peers:
             if (k == "nginx" and not WORKLOADS[wl].get("static")) or LIMIT_SERVERS.get(k, wl) != wl:
                 cells.append("")
+            elif k not in servers_for(wl, meta["servers"]):
+                cells.append("")  # an ASGI server on a WSGI workload, or the other way round
             elif WORKLOADS[wl].get("static") and k != "nginx":
                 cells.append("")
             elif WORKLOADS[wl].get("static") and not meta["has_static"]:
@@ -1392,6 +1414,11 @@ def targets(summ, extras, meta):
     for wl, bar in (("django", 1.3), ("upload", 1.2), ("stream", 1.2)):
         j, t = vs_uwsgi(wl, bar)
         rows.append([wl.capitalize() if wl == "django" else wl, f"≥ {bar}× uWSGI", t, combine([j])])
+    # ASGI: FastAPI's and Starlette's hello against uvicorn (httptools, uvloop) and hypercorn, same worker count
+    for wl, name in (("fastapi", "FastAPI JSON hello"), ("starlette", "Starlette hello")):
+        ju, tu = vs(wl, "uvicorn", 1.0)
+        jh, th = vs(wl, "hypercorn", 3.0)
+        rows.append([name, "≥ 1.0× uvicorn, ≥ 3× hypercorn (ASGI)", f"{tu}; {th}", combine([ju, jh])])
     # mixed
     r = ratio(summ, "mixed", "kwsgi", "gunicorn-sync", "p99_us")
     k, g = usable(summ, "mixed", "kwsgi"), usable(summ, "mixed", "gunicorn-sync")

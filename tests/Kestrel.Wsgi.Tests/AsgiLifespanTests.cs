@@ -158,7 +158,8 @@ public sealed class AsgiLifespanTests : IDisposable
     private static async Task<int[]> SlowPeaksAsync(KwsgiProcess server, int count)
     {
         using HttpClient client = server.CreateClient(TimeSpan.FromSeconds(30));
-        HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => client.GetAsync("/slow?ms=400")));
+        // Each sleeps long enough that all of them are in flight together even on a busy machine.
+        HttpResponseMessage[] responses = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => client.GetAsync("/slow?ms=1500")));
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
         return responses.Select(r => int.Parse(r.Headers.GetValues("x-peak").Single())).ToArray();
     }

@@ -203,6 +203,27 @@ public sealed class AsgiTests(AsgiRawFixture fx) : IClassFixture<AsgiRawFixture>
     }
 
     [Fact]
+    public async Task NoContent_GetsNoContentLength()
+    {
+        await using var connection = await RawHttpConnection.ConnectAsync(fx.HttpPort);
+        foreach (string path in new[] { "/mount/no-content", "/mount/start-only" })
+        {
+            RawResponse response = await connection.RequestAsync($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+            Assert.Equal(204, response.Status);
+            Assert.Null(response.Header("Content-Length")); // RFC 9110 8.6
+            Assert.Null(response.Header("Transfer-Encoding"));
+        }
+    }
+
+    [Fact]
+    public async Task OneLargeBodyMessage_GetsItsContentLength()
+    {
+        using HttpResponseMessage response = await fx.Client.GetAsync("/mount/big?kib=300", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(300 * 1024, response.Content.Headers.ContentLength);
+        Assert.Equal(300 * 1024, (await response.Content.ReadAsByteArrayAsync()).Length);
+    }
+
+    [Fact]
     public async Task LifespanState_IsCopiedIntoEachRequestScope()
     {
         JsonElement state = Json.Parse(await fx.Client.GetStringAsync("/mount/state"));

@@ -12,6 +12,8 @@
 /raise-before    raises before http.response.start (500)
 /raise-after     raises after http.response.start and a first piece (the connection is dropped)
 /start-only      http.response.start and nothing else (ends when the app returns)
+/no-content      204 with an empty last body message
+/big?kib=K       K KiB in one body message, no content-length given
 /slow?ms=M       sleeps M ms; reports how many requests were in flight at once at most (x-peak)
 /state           the lifespan state the request's scope got
 
@@ -144,6 +146,15 @@ async def app(scope, receive, send):
         raise RuntimeError("after the start")
     if path == "/start-only":
         await send({"type": "http.response.start", "status": 204, "headers": [(b"x-start-only", b"1")]})
+        return
+    if path == "/no-content":
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    if path == "/big":
+        size = int(query.get("kib", "200")) * 1024
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"b" * size})
         return
     if path == "/slow":
         _in_flight += 1

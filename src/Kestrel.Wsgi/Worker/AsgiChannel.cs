@@ -32,32 +32,23 @@ internal sealed unsafe class AsgiChannel : IFrameSender
     /// <summary>The socket the loop watches.</summary>
     public nint FileDescriptor => _fd;
 
-    /// <summary>Reads whatever the socket holds without waiting; false when the front has gone.</summary>
+    /// <summary>Reads what the socket holds (up to the buffer's room) without waiting; false when the front has gone.</summary>
     public bool Fill()
     {
-        while (true)
+        MakeRoom();
+        nint received;
+        fixed (byte* buffer = _in)
         {
-            MakeRoom();
-            nint received;
-            fixed (byte* buffer = _in)
-            {
-                received = SocketIo.Receive(_fd, buffer + _inEnd, _in.Length - _inEnd);
-            }
-            if (received > 0)
-            {
-                _inEnd += (int)received;
-                if (_inEnd < _in.Length)
-                {
-                    return true; // the socket is drained
-                }
-                continue;
-            }
-            if (received == 0)
-            {
-                return false;
-            }
-            return SocketIo.LastErrorIsWouldBlock();
+            received = SocketIo.Receive(_fd, buffer + _inEnd, _in.Length - _inEnd);
         }
+        if (received > 0)
+        {
+            // One read per wake-up: its frames are taken before the next read, so a flood cannot grow the buffer
+            // (the socket stays readable and the loop calls again).
+            _inEnd += (int)received;
+            return true;
+        }
+        return received < 0 && SocketIo.LastErrorIsWouldBlock();
     }
 
     /// <summary>The next complete frame read, with its payload's offset in <see cref="Payload"/>; false when none is whole yet.</summary>
@@ -81,7 +72,7 @@ internal sealed unsafe class AsgiChannel : IFrameSender
         return true;
     }
 
-    /// <summary>Moves a partial frame to the buffer's start, growing it for a frame larger than the buffer.</summary>
+    /// <summary>Moves a partial frame to the buffer's start when room runs short, growing it for a frame larger than the buffer.</summary>
     private void MakeRoom()
     {
         if (_inStart == _inEnd)
@@ -89,9 +80,9 @@ internal sealed unsafe class AsgiChannel : IFrameSender
             _inStart = _inEnd = 0;
             return;
         }
-        if (_inEnd < _in.Length)
+        if (_in.Length - _inEnd >= FrameHeader.Size + FlowWindow.MaxChunk)
         {
-            return;
+            return; // room for a whole body frame
         }
         int pending = _inEnd - _inStart;
         int needed = pending;
@@ -99,7 +90,8 @@ internal sealed unsafe class AsgiChannel : IFrameSender
         {
             needed = Math.Max(pending, FrameHeader.Size + FrameHeader.Read(_in.AsSpan(_inStart)).Length);
         }
-        byte[] target = needed >= _in.Length ? new byte[Math.Max(_in.Length * 2, needed)] : _in;
+        int room = FrameHeader.Size + FlowWindow.MaxChunk;
+        byte[] target = needed + room > _in.Length ? new byte[Math.Max(_in.Length * 2, needed + room)] : _in;
         Buffer.BlockCopy(_in, _inStart, target, 0, pending);
         _in = target;
         _inStart = 0;

@@ -18,6 +18,8 @@ from collections import deque
 import kwsgi_worker
 from kwsgi_worker import ClientDisconnected, StartupError
 
+_request_id = kwsgi_worker.request_id  # the tag on what a request's task prints
+
 # Frame types (Channel/FrameType.cs) and the End flag.
 REQUEST_BODY, REQUEST_END, CANCEL, RESPONSE_CREDIT, STOP, PING, FILE_OPENED, SCOPE_HEAD = 2, 3, 4, 5, 6, 7, 8, 9
 RESPONSE_HEAD, RESPONSE_BODY, RESPONSE_ABORT, REQUEST_CREDIT, PONG, RESPONSE_FILE, RESPONSE_TRAILERS = 18, 19, 20, 21, 22, 23, 24
@@ -275,7 +277,7 @@ class HttpConnection:
 
     __slots__ = ("server", "stream", "scope", "request_id", "body", "body_done", "body_given", "disconnected",
                  "response_done", "waiter", "credit", "credit_waiter", "file_waiter", "started", "head",
-                 "length", "head_sent", "trailers", "trailers_allowed", "body_finished", "trailer_parts",
+                 "length", "bodiless", "head_sent", "trailers", "trailers_allowed", "body_finished", "trailer_parts",
                  "unacknowledged", "window_open")
 
     def __init__(self, server, stream, fields, count, no_body):
@@ -285,19 +287,20 @@ class HttpConnection:
          server_host, server_port, flags, request_id) = fields[:_FIXED_FIELDS]
         pairs = iter(fields[_FIXED_FIELDS:-1])
         self.trailers_allowed = flags == b"t"
+        text = _TEXT.get
         self.scope = {
             "type": "http",
             "asgi": _ASGI,
-            "http_version": _text(version),
-            "method": _text(method),
-            "scheme": _text(scheme),
+            "http_version": text(version) or _text(version),
+            "method": text(method) or _text(method),
+            "scheme": text(scheme) or _text(scheme),
             "path": fields[-1].decode("utf-8", "replace"),
             "raw_path": raw_path,
             "query_string": query,
             "root_path": root_path.decode("utf-8", "replace") if root_path else "",
             "headers": list(zip(pairs, pairs)),
-            "client": (_text(client_host), int(client_port)) if client_host else None,
-            "server": (_text(server_host), int(server_port)) if server_host else None,
+            "client": (text(client_host) or _text(client_host), int(client_port)) if client_host else None,
+            "server": (text(server_host) or _text(server_host), int(server_port)) if server_host else None,
             "extensions": _EXTENSIONS_WITH_TRAILERS if self.trailers_allowed else _EXTENSIONS,
             "state": server.state.copy(),
         }
@@ -314,6 +317,7 @@ class HttpConnection:
         self.started = False
         self.head = None
         self.length = None
+        self.bodiless = False
         self.head_sent = False
         self.trailers = False
         self.body_finished = False
@@ -357,7 +361,7 @@ class HttpConnection:
     # -- the app's task
 
     async def run(self):
-        kwsgi_worker.request_id.set(self.request_id)
+        _request_id.set(self.request_id)
         try:
             await self.server.app(self.scope, self.receive, self.send)
         except ClientDisconnected:
@@ -459,7 +463,7 @@ class HttpConnection:
                 if not more and not self.trailers and len(body) <= self.credit and len(body) <= MAX_CHUNK:
                     # The whole response at once (the common case): head, body and end in one write.
                     head = self.head
-                    if self.length is None:
+                    if self.length is None and not self.bodiless:
                         head += b"\0content-length\0%d" % len(body)
                     _frame(RESPONSE_HEAD, 0, stream, head)
                     _frame(RESPONSE_BODY, END, stream, body)
@@ -467,7 +471,10 @@ class HttpConnection:
                     self._wake()
                     self.server.want_flush()
                     return
-                _frame(RESPONSE_HEAD, 0, stream, self.head)
+                head = self.head
+                if not more and not self.trailers and self.length is None:
+                    head += b"\0content-length\0%d" % len(body)  # one large body: its length is known
+                _frame(RESPONSE_HEAD, 0, stream, head)
             if body:
                 await self._send_body(body)
             if not more:
@@ -476,7 +483,9 @@ class HttpConnection:
         elif kind == "http.response.start":
             if self.started:
                 raise RuntimeError("ASGI: http.response.start sent twice")
-            self.head, self.length = _encode_head(message["status"], message.get("headers", ()))
+            status = message["status"]
+            self.head, self.length = _encode_head(status, message.get("headers", ()))
+            self.bodiless = status < 200 or status in (204, 304)  # RFC 9110 8.6: no Content-Length on these
             # Trailers only where the front can send them (HTTP/2); elsewhere the flag is ignored.
             self.trailers = bool(message.get("trailers", False)) and self.trailers_allowed
             self.started = True
@@ -520,7 +529,9 @@ class HttpConnection:
     def _end(self):
         if not self.head_sent:
             self.head_sent = True
-            head = self.head if self.length is not None else self.head + b"\0content-length\x000"
+            head = self.head
+            if self.length is None and not self.bodiless:
+                head += b"\0content-length\x000"
             _frame(RESPONSE_HEAD, END, self.stream, head)
         else:
             _frame(RESPONSE_BODY, END, self.stream, None)
