@@ -26,7 +26,7 @@ public sealed class FastApiFixture : IAsyncLifetime
     public string[] LogLines() => File.Exists(LogFile) ? File.ReadAllLines(LogFile) : [];
 }
 
-/// <summary>Real ASGI frameworks end to end: FastAPI, Starlette, Django's ASGI handler, and uvicorn beside kwsgi on the same scope.</summary>
+/// <summary>Real ASGI frameworks end to end: FastAPI, Starlette, Django's ASGI handler, and uvicorn and hypercorn beside kwsgi on the same scope.</summary>
 public sealed class AsgiFrameworkTests(FastApiFixture fx) : IClassFixture<FastApiFixture>
 {
     [Fact]
@@ -111,14 +111,18 @@ public sealed class AsgiFrameworkTests(FastApiFixture fx) : IClassFixture<FastAp
         Assert.Contains("ASGI workers", server.Stdout);
     }
 
-    /// <summary>The same request to uvicorn 0.17 (httptools) and to kwsgi: the scope's request fields agree.</summary>
-    [Fact]
-    public async Task SameRequest_UvicornAndKwsgi_AgreeOnTheScope()
+    /// <summary>The same request to a peer server (uvicorn 0.17 with httptools, hypercorn 0.13) and to kwsgi: the scope's request fields agree.</summary>
+    [Theory]
+    [InlineData("uvicorn")]
+    [InlineData("hypercorn")]
+    public async Task SameRequest_PeerServerAndKwsgi_AgreeOnTheScope(string peer)
     {
         await using var kwsgi = await KwsgiProcess.StartAsync("asgi_raw:app", "--python", "/usr/bin/python3", "--workers", "1");
         int port = KwsgiProcess.FreePort();
-        var uvicorn = new System.Diagnostics.ProcessStartInfo("/usr/bin/python3", ["-m", "uvicorn", "--host", "127.0.0.1", "--port", port.ToString(),
-            "--http", "httptools", "--lifespan", "off", "--log-level", "warning", "asgi_raw:app"])
+        string[] command = peer == "uvicorn"
+            ? ["-m", "uvicorn", "--host", "127.0.0.1", "--port", port.ToString(), "--http", "httptools", "--lifespan", "off", "--log-level", "warning", "asgi_raw:app"]
+            : ["-m", "hypercorn", "--bind", $"127.0.0.1:{port}", "--log-level", "warning", "asgi_raw:app"];
+        var uvicorn = new System.Diagnostics.ProcessStartInfo("/usr/bin/python3", command)
         {
             WorkingDirectory = TestPaths.AppsDir,
             RedirectStandardOutput = true,
@@ -138,7 +142,7 @@ public sealed class AsgiFrameworkTests(FastApiFixture fx) : IClassFixture<FastAp
                 {
                     return false;
                 }
-            }, TimeSpan.FromSeconds(20)), "uvicorn did not start");
+            }, TimeSpan.FromSeconds(20)), $"{peer} did not start");
 
             const string target = "/scope/caf%C3%A9%2Fx?a=1&b=%2F&a=2";
             const string headers = "X-Dup: one\r\nX-Dup: two\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n";
@@ -146,11 +150,11 @@ public sealed class AsgiFrameworkTests(FastApiFixture fx) : IClassFixture<FastAp
             JsonElement theirs = await ScopeAsync(port, target, headers);
             foreach (string key in new[] { "type", "http_version", "method", "scheme", "path", "raw_path", "query_string", "root_path" })
             {
-                Assert.True(ours.Str(key) == theirs.Str(key), $"{key}: kwsgi {ours.GetProperty(key)}, uvicorn {theirs.GetProperty(key)}");
+                Assert.True(ours.Str(key) == theirs.Str(key), $"{key}: kwsgi {ours.GetProperty(key)}, {peer} {theirs.GetProperty(key)}");
             }
             Assert.Equal(3, ours.GetProperty("body_length").GetInt32());
             Assert.Equal(theirs.GetProperty("body_length").GetInt32(), ours.GetProperty("body_length").GetInt32());
-            Assert.True(Sorted(theirs).SequenceEqual(Sorted(ours)), $"headers: kwsgi {string.Join(" | ", Sorted(ours))}; uvicorn {string.Join(" | ", Sorted(theirs))}");
+            Assert.True(Sorted(theirs).SequenceEqual(Sorted(ours)), $"headers: kwsgi {string.Join(" | ", Sorted(ours))}; {peer} {string.Join(" | ", Sorted(theirs))}");
             Assert.Equal(theirs.GetProperty("client")[0].GetString(), ours.GetProperty("client")[0].GetString());
             Assert.Equal(theirs.GetProperty("server")[0].GetString(), ours.GetProperty("server")[0].GetString());
         }
