@@ -123,8 +123,8 @@ internal static partial class HeliconZooSite
                 break;
             case "WATCH_FILE_CHANGES_MASK":
                 site.Changes.Add("WATCH_FILE_CHANGES_MASK dropped");
-                site.Notes.Add($"WATCH_FILE_CHANGES_MASK ({value}) is not carried over: kwsgi does not restart on file changes yet " +
-                    $"(planned: --reload-include {value}). Recycle the app pool or touch web.config after a deployment.");
+                site.Notes.Add($"WATCH_FILE_CHANGES_MASK ({value}) is not carried over: to restart on its files add --reload " +
+                    $"--reload-include {value} to the arguments; for deployments, --reload-file PATH, recycling the app pool or touching web.config.");
                 break;
             default:
                 site.AddEnvironment(name, local, value == local ? $"heliconZoo {name}" : $"heliconZoo {name} (%APPL_PHYSICAL_PATH% → .)");

@@ -68,8 +68,9 @@ internal static class WfastcgiSite
                     break;
                 case "WSGI_RESTART_FILE_REGEX":
                     site.Changes.Add($"WSGI_RESTART_FILE_REGEX dropped");
-                    site.Notes.Add($"WSGI_RESTART_FILE_REGEX ({value}) is not carried over: kwsgi does not restart on file changes yet " +
-                        "(planned: --reload-include). Recycle the app pool or touch web.config after a deployment.");
+                    site.Notes.Add($"WSGI_RESTART_FILE_REGEX ({value}) is not carried over: a regular expression has no glob form. " +
+                        "To restart on source changes add --reload (and --reload-include GLOB for other files) to the arguments; " +
+                        "for deployments, --reload-file PATH, recycling the app pool or touching web.config.");
                     break;
                 default:
                     string name = s_knownNames.Contains(upper) || upper.StartsWith("WSGI_", StringComparison.Ordinal) ? upper : key;
