@@ -22,12 +22,18 @@ internal sealed partial class Forwarder(WorkerPool pool, FrontOptions options, R
     private readonly WebSocketSettings _webSockets = webSocketSettings ?? WebSocketSettings.Default;
     private readonly OpenWebSockets _openWebSockets = openWebSockets ?? new OpenWebSockets();
 
+    /// <summary>
+    /// WebSocket handshakes go to the app when its workers speak ASGI; set once before the server starts, when the first
+    /// worker said which interface the app has (false: every request skips the handshake check).
+    /// </summary>
+    public bool AcceptsWebSockets { get; set; }
+
     public async Task InvokeAsync(HttpContext context)
     {
         // 1. Validate what Kestrel lets through and a WSGI app must be able to rely on.
         // A WebSocket handshake goes to an ASGI app, which decides whether to accept it (Forwarder.WebSockets.cs); a WSGI
         // app sees it as a plain request, as before.
-        bool webSocket = context.WebSockets.IsWebSocketRequest && pool.SpeaksAsgi;
+        bool webSocket = AcceptsWebSockets && context.WebSockets.IsWebSocketRequest && pool.SpeaksAsgi;
         RequestRejection rejection = RequestValidator.Check(context.Request, limits.MaxFieldSize, webSocket);
         if (rejection != RequestRejection.None)
         {

@@ -157,13 +157,19 @@ public static class KwsgiServer
         {
             app.Use(app.Services.GetRequiredService<StaticFileHandler>().InvokeAsync);
         }
-        // Marks handshakes (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT); the forwarder accepts one only when the app does.
-        app.UseWebSockets();
-        OpenWebSockets openWebSockets = app.Services.GetRequiredService<OpenWebSockets>();
-        app.Lifetime.ApplicationStopping.Register(() => openWebSockets.CloseBefore(options.GracefulTimeout));
-        app.Run(handler.InvokeAsync);
 
         await workersReady.ConfigureAwait(false);
+        if (pool.SpeaksAsgi)
+        {
+            // Marks handshakes (HTTP/1.1 Upgrade, HTTP/2 extended CONNECT); the forwarder accepts one only when the app
+            // does. Only for an ASGI app (known once a worker is ready): a WSGI app's requests skip the middleware and
+            // the forwarder's handshake check, and see an Upgrade request as a plain request, as they always did.
+            app.UseWebSockets();
+            handler.AcceptsWebSockets = true;
+            OpenWebSockets openWebSockets = app.Services.GetRequiredService<OpenWebSockets>();
+            app.Lifetime.ApplicationStopping.Register(() => openWebSockets.CloseBefore(options.GracefulTimeout));
+        }
+        app.Run(handler.InvokeAsync);
         var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         IDisposable? consoleClose = null;
         try

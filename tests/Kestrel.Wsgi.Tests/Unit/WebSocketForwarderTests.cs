@@ -33,7 +33,7 @@ public sealed class WebSocketForwarderTests : IAsyncLifetime
         var pool = new WorkerPool(1, 4, 8);
         pool.Add(0, _worker.Process);
         return new Forwarder(pool, new FrontOptions(""), new RequestLimits(1 << 20, null, true, Path.GetTempPath()), NullLogger<Forwarder>.Instance,
-            new WebSocketSettings(maxMessage, TimeSpan.Zero, TimeSpan.Zero), _open);
+            new WebSocketSettings(maxMessage, TimeSpan.Zero, TimeSpan.Zero), _open) { AcceptsWebSockets = true };
     }
 
     [Fact]
@@ -84,7 +84,7 @@ public sealed class WebSocketForwarderTests : IAsyncLifetime
         var pool = new WorkerPool(1, 4, 8);
         pool.Add(0, wsgi.Process);
         var forwarder = new Forwarder(pool, new FrontOptions(""), new RequestLimits(1 << 20, null, true, Path.GetTempPath()), NullLogger<Forwarder>.Instance,
-            WebSocketSettings.Default, _open);
+            WebSocketSettings.Default, _open) { AcceptsWebSockets = true }; // as a server started with it: the WSGI worker decides
         var client = new WebSocketClient("/");
         Task forwarding = forwarder.InvokeAsync(client.Context);
         var (head, payload) = await wsgi.ReadFrameAsync();
