@@ -167,11 +167,7 @@ internal sealed class WorkerConnection : IAsyncDisposable
         {
             _headBuffer.ResetWrittenCount();
             RequestHeadWriter.Write(_headBuffer, context, scriptName, pathInfo.Span, rawTarget, query, decodedBodyLength);
-            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
-            new FrameHeader(_headBuffer.WrittenCount, FrameType.RequestHead, flags, streamId).Write(header);
-            _writer.Advance(FrameHeader.Size);
-            _writer.Write(_headBuffer.WrittenSpan);
-            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await FlushHeadAsync(FrameType.RequestHead, flags, streamId).ConfigureAwait(false);
         }
         finally
         {
@@ -188,16 +184,22 @@ internal sealed class WorkerConnection : IAsyncDisposable
         {
             _headBuffer.ResetWrittenCount();
             ScopeHeadWriter.Write(_headBuffer, scopeType, context, rootPath, path.Span, rawTarget, query);
-            Span<byte> header = _writer.GetSpan(FrameHeader.Size);
-            new FrameHeader(_headBuffer.WrittenCount, FrameType.ScopeHead, flags, streamId).Write(header);
-            _writer.Advance(FrameHeader.Size);
-            _writer.Write(_headBuffer.WrittenSpan);
-            await _writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await FlushHeadAsync(FrameType.ScopeHead, flags, streamId).ConfigureAwait(false);
         }
         finally
         {
             _writeLock.Release();
         }
+    }
+
+    /// <summary>Frames and sends the head just encoded into the head buffer; the caller holds the write lock.</summary>
+    private ValueTask<FlushResult> FlushHeadAsync(FrameType type, FrameFlags flags, uint streamId)
+    {
+        Span<byte> header = _writer.GetSpan(FrameHeader.Size);
+        new FrameHeader(_headBuffer.WrittenCount, type, flags, streamId).Write(header);
+        _writer.Advance(FrameHeader.Size);
+        _writer.Write(_headBuffer.WrittenSpan);
+        return _writer.FlushAsync(CancellationToken.None);
     }
 
     public ValueTask SendFileOpenedAsync(uint streamId, bool opened) =>
