@@ -22,23 +22,11 @@ internal static unsafe class AsgiFunctions
         s_channel = channel;
         s_started = started;
         s_frontGone = frontGone;
-        Set(module, "_receive", CPython.NewFunction("_receive", &Receive));
-        Set(module, "_frame", CPython.NewFunction("_frame", &Frame));
-        Set(module, "_flush", CPython.NewFunction("_flush", &Flush));
-        Set(module, "_fd", CPython.NewFunction("_fd", &FileDescriptor));
-        Set(module, "_started", CPython.NewFunction("_started", &Started));
-    }
-
-    private static void Set(PyObject module, string name, nint function)
-    {
-#pragma warning disable CS0612 // Handle is the raw object pointer the native functions need; no replacement is public.
-        int result = CPython.SetAttr(module.Handle, name, function);
-#pragma warning restore CS0612
-        CPython.Py_DecRef(function);
-        if (result != 0)
-        {
-            throw new InvalidOperationException($"Could not install {name}.");
-        }
+        CPython.InstallFunction(module, "_receive", &Receive);
+        CPython.InstallFunction(module, "_frame", &Frame);
+        CPython.InstallFunction(module, "_flush", &Flush);
+        CPython.InstallFunction(module, "_fd", &FileDescriptor);
+        CPython.InstallFunction(module, "_started", &Started);
     }
 
     /// <summary>

@@ -121,6 +121,20 @@ internal static unsafe class CPython
         return true;
     }
 
+    /// <summary>Creates the native function <paramref name="name"/> (<see cref="NewFunction"/>) and stores it as that attribute of <paramref name="module"/> (GIL held).</summary>
+    public static void InstallFunction(global::Python.Runtime.PyObject module, string name, delegate* unmanaged<nint, nint*, nint, nint> body)
+    {
+        nint function = NewFunction(name, body);
+#pragma warning disable CS0612 // Handle is the raw object pointer the native functions need; no replacement is public.
+        int result = SetAttr(module.Handle, name, function);
+#pragma warning restore CS0612
+        Py_DecRef(function);
+        if (result != 0)
+        {
+            throw new InvalidOperationException($"Could not install {name}.");
+        }
+    }
+
     /// <summary>
     /// A Python builtin function whose body is a native (fast-call) function pointer. The method
     /// definition is allocated once and never freed: it must outlive the function object.

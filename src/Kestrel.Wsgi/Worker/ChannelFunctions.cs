@@ -26,25 +26,13 @@ internal static unsafe class ChannelFunctions
 #pragma warning restore CS0612
         CPython.Py_IncRef(s_clientDisconnected);
 
-        Set(module, "_next", CPython.NewFunction("_next", &Next));
-        Set(module, "_read", CPython.NewFunction("_read", &Read));
-        Set(module, "_start", CPython.NewFunction("_start", &Start));
-        Set(module, "_send", CPython.NewFunction("_send", &Send));
-        Set(module, "_finish", CPython.NewFunction("_finish", &Finish));
-        Set(module, "_abort", CPython.NewFunction("_abort", &Abort));
-        Set(module, "_sendfile", CPython.NewFunction("_sendfile", &SendFile));
-    }
-
-    private static void Set(PyObject module, string name, nint function)
-    {
-#pragma warning disable CS0612 // see Install
-        int result = CPython.SetAttr(module.Handle, name, function);
-#pragma warning restore CS0612
-        CPython.Py_DecRef(function);
-        if (result != 0)
-        {
-            throw new InvalidOperationException($"Could not install {name}.");
-        }
+        CPython.InstallFunction(module, "_next", &Next);
+        CPython.InstallFunction(module, "_read", &Read);
+        CPython.InstallFunction(module, "_start", &Start);
+        CPython.InstallFunction(module, "_send", &Send);
+        CPython.InstallFunction(module, "_finish", &Finish);
+        CPython.InstallFunction(module, "_abort", &Abort);
+        CPython.InstallFunction(module, "_sendfile", &SendFile);
     }
 
     /// <summary><c>_next()</c> → <c>(id, head, no_body)</c> for the next request, or None when the worker stops.</summary>
